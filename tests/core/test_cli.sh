@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The gspbot command line end to end: help, exit codes, configuration errors, migrate twice,
+# and the password never printed. Usage: test_cli.sh PATH/TO/gspbot (GSPBOT_TEST_PG must be set).
+set -u
+G=$(realpath "$1")
+: "${GSPBOT_TEST_PG:?GSPBOT_TEST_PG is not set: run through scripts/test.sh}"
+pass=0; fail=0
+work=$(mktemp -d /tmp/gspbot-cli-XXXXXX)
+db="t_cli_$$"
+cleanup() { psql "$GSPBOT_TEST_PG" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1; rm -rf "$work"; }
+trap cleanup EXIT
+cd "$work"
+unset DATABASE_URL GSP_PASSWORD GSP_PASSWORD_FILE GSPBOT_CONCURRENCY
+
+# check NAME EXPECTED_EXIT EXPECTED_OUTPUT_REGEX -- COMMAND...
+check() {
+  local name=$1 want_rc=$2 want_out=$3; shift 4
+  local out rc
+  out=$("$@" 2>&1); rc=$?
+  if [ "$rc" = "$want_rc" ] && grep -qE -- "$want_out" <<<"$out"; then
+    pass=$((pass + 1)); echo "ok   $name"
+  else
+    fail=$((fail + 1)); echo "FAIL $name: exit $rc (want $want_rc), output:"; sed 's/^/    /' <<<"$out" | head -20
+  fi
+}
+
+check help 0 '^commands:' -- "$G" --help
+check version 0 '^gspbot [0-9]+\.[0-9]+\.[0-9]+$' -- "$G" --version
+check no_command 2 'usage: gspbot' -- "$G"
+check unknown_command 2 'unknown command "frobnicate"' -- "$G" frobnicate
+for c in migrate load start pause cancel retry retry-order status orders logs failures export worker serve run \
+         order flow preflight screenshot; do
+  check "help_$c" 0 "^usage: gspbot $c" -- "$G" "$c" --help
+done
+check not_built_says_so 2 'not built yet' -- "$G" worker
+check bad_config_exit_3 3 'GSPBOT_CONCURRENCY \(environment\): "abc" is not a whole number' -- \
+  env GSPBOT_CONCURRENCY=abc "$G" status
+printf 'GSPBOT_MAX_RETRIES=lots\n' > .env
+check dotenv_error_names_line 3 'GSPBOT_MAX_RETRIES \(\.env:1\): "lots" is not a whole number' -- "$G" status
+rm .env
+check db_unavailable_exit_3 3 'database unavailable' -- env DATABASE_URL="host=/nonexistent port=1" "$G" status
+
+psql "$GSPBOT_TEST_PG" -qc "CREATE DATABASE $db" >/dev/null
+export DATABASE_URL="$GSPBOT_TEST_PG dbname=$db"
+check status_before_migrate 3 'run `gspbot migrate` first' -- "$G" status
+check migrate_first 0 '^applied 001_init' -- "$G" migrate
+check migrate_second_up_to_date 0 '^up to date' -- "$G" migrate
+check migrate_rejects_args 2 'unexpected argument' -- "$G" migrate now
+check status_empty 0 'no batches yet' -- "$G" status
+check status_unknown_batch 2 'no batch 42' -- "$G" status 42
+check status_bad_id 2 '"x1" is not a batch id' -- "$G" status x1
+psql "$DATABASE_URL" -qc "INSERT INTO batches (name, status, started_at) VALUES ('campaña', 'running', now());
+  INSERT INTO orders (batch_id, seq, consultora_code, status, finished_at)
+  VALUES (1, 1, 'A1', 'completed', now()), (1, 2, 'A2', 'failed', now()), (1, 3, 'A3', 'queued', NULL)" >/dev/null
+check status_one_batch 0 '2/3 orders' -- "$G" status 1
+check status_json 0 '"failed":[[:space:]]*1' -- "$G" status 1 --json
+check status_list 0 'campaña' -- "$G" status
+
+# The password and the token: set, used by a verbose run with a log file, never printed.
+export GSP_PASSWORD='Pw-9f8e7d6c' GSPBOT_API_TOKEN='Tk-1a2b3c4d'
+out=$("$G" --verbose --log-file "$work/log.txt" status 1 2>&1; GSPBOT_CONCURRENCY="$GSP_PASSWORD" "$G" status 2>&1)
+if grep -qE 'Pw-9f8e7d6c|Tk-1a2b3c4d' <<<"$out" "$work/log.txt"; then
+  fail=$((fail + 1)); echo "FAIL secrets_never_printed"
+elif ! grep -q '"\*\*\*" is not a whole number' <<<"$out"; then
+  fail=$((fail + 1)); echo "FAIL secrets_never_printed: expected the redacted error, got:"; echo "$out" | head
+else
+  pass=$((pass + 1)); echo "ok   secrets_never_printed"
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
