@@ -19,6 +19,7 @@ step "dependencies"
 bash scripts/deps.sh
 
 tmp=$(mktemp -d /tmp/gspbot-test-XXXXXX)
+chmod 755 "$tmp" # the postgres user must reach its cluster inside
 cleanup() {
   rc=$?
   bash "$root/scripts/pg.sh" stop "$tmp/pg" || true

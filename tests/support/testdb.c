@@ -11,7 +11,7 @@
 #include "db.h"
 #include "migrate.h"
 
-static void die(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
