@@ -211,6 +211,12 @@ static int route_add(struct http_server *srv, const char *method, const char *pa
             r.capture[r.nsegs++] = false;
         }
     }
+    if (r.nsegs == 0) { /* "/" itself: one empty segment, as split_path makes of it */
+        r.segs[0] = strdup("");
+        if (!r.segs[0])
+            goto nomem;
+        r.capture[r.nsegs++] = false;
+    }
     srv->routes[srv->nroutes] = r;
     *out = &srv->routes[srv->nroutes++];
     return 0;
