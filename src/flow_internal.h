@@ -1,0 +1,23 @@
+/* flow_internal: what the flow files share between themselves (not for other modules). */
+#ifndef GSPBOT_FLOW_INTERNAL_H
+#define GSPBOT_FLOW_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum flow_var_scope {
+    FLOW_VAR_CONFIG, /* anywhere */
+    FLOW_VAR_ORDER,  /* inside steps */
+    FLOW_VAR_ITEM    /* inside for_each_item and after_item_error */
+};
+
+struct flow_var_def {
+    const char *name;
+    enum flow_var_scope scope;
+    bool secret;
+};
+
+/* The definition of the variable named by name[0..len), or NULL. Static storage. */
+const struct flow_var_def *flow__var_find(const char *name, size_t len);
+
+#endif
