@@ -1,0 +1,245 @@
+/*
+ * cdp.h - a Chrome DevTools Protocol client that never hangs.
+ *
+ * Launches a private headless Chromium, talks CDP to it over one libwebsockets
+ * connection, and offers a synchronous, Playwright-grade page API: isolated
+ * browser contexts, navigate-and-wait-for-load, evaluate, actionable clicks,
+ * fill/select/press, waits with "error detector" guards, cookies, blocked
+ * URLs, dialogs, console errors, screenshots. Every call has a deadline; a dead
+ * browser fails every pending and later call at once with CDP_ERR_GONE.
+ *
+ * Threading: one thread owns a struct cdp_browser and every page made from it
+ * (the thread that called cdp_browser_launch: Chromium gets PR_SET_PDEATHSIG
+ * tied to that thread). A call pumps the connection until its reply or its
+ * deadline; nothing runs in the background between calls.
+ *
+ * Errors: functions return 0 or a negative enum cdp_err; the text lives in the
+ * object that failed (cdp_browser_errmsg / cdp_page_errmsg) until its next
+ * call, and names the method or action: "Page.navigate: net::ERR_CONNECTION_REFUSED".
+ * Timeouts: a timeout_ms <= 0 means the page's default (cdp_page_opts.timeout_ms).
+ * See cdp/README.md for the full contract.
+ */
+#ifndef GSPBOT_CDP_H
+#define GSPBOT_CDP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+
+#define CDP_WUR __attribute__((warn_unused_result))
+
+struct cdp_browser;
+struct cdp_page;
+
+enum cdp_err {
+    CDP_OK = 0,
+    CDP_ERR_NOMEM = -1,      /* allocation failed */
+    CDP_ERR_ARG = -2,        /* bad argument (NULL, empty selector, bad CSS) */
+    CDP_ERR_LAUNCH = -3,     /* Chromium not found, did not start, no DevTools endpoint */
+    CDP_ERR_TIMEOUT = -4,    /* the deadline passed; message says what was awaited */
+    CDP_ERR_GONE = -5,       /* browser gone: socket closed, Chromium died, target crashed */
+    CDP_ERR_PROTOCOL = -6,   /* Chromium answered the method with an error */
+    CDP_ERR_JS = -7,         /* the page's JavaScript threw; message holds its text */
+    CDP_ERR_NAVIGATION = -8, /* network error loading the main document (net::ERR_...) */
+    CDP_ERR_GUARD = -9,      /* an error detector (guard) matched; see cdp_page_guard_hit */
+    CDP_ERR_IO = -10,        /* writing a file failed */
+};
+
+/* Static text for a code ("browser gone", "timeout", ...). Never NULL. */
+const char *cdp_strerror(int code);
+
+/* ---------------------------------------------------------------- browser */
+
+struct cdp_launch_opts {
+    const char *chromium_path; /* NULL: $CHROMIUM_PATH, /usr/bin/chromium, chromium-browser, google-chrome */
+    bool headed;               /* false (default): --headless */
+    int launch_timeout_ms;     /* <= 0: 20000; start + DevToolsActivePort + WebSocket connect */
+    const char *const *extra_args; /* NULL-terminated extra Chromium flags, borrowed for the call */
+};
+
+/* New, unlaunched browser handle. Returns NULL only when out of memory.
+ * Caller owns it; release with cdp_browser_free. */
+struct cdp_browser *cdp_browser_new(void);
+
+/* Starts Chromium (own process group, PR_SET_PDEATHSIG=SIGKILL, fresh profile
+ * under $TMPDIR or /tmp named gspbot-cdp-<ownerpid>-XXXXXX), reads its
+ * DevTools endpoint and connects. opts may be NULL (all defaults). On failure
+ * everything started is torn down and cdp_browser_errmsg says why. */
+int cdp_browser_launch(struct cdp_browser *b, const struct cdp_launch_opts *opts) CDP_WUR;
+
+/* Closes the browser: Browser.close, then SIGTERM, then SIGKILL to its process
+ * group, reaps it and removes its profile. Frees every page still open (their
+ * pointers become invalid) and the handle. NULL is a no-op. Bounded: < ~5 s. */
+void cdp_browser_free(struct cdp_browser *b);
+
+/* Last error text of the browser (launch, page creation, browser calls). Borrowed. */
+const char *cdp_browser_errmsg(const struct cdp_browser *b);
+
+/* true once the browser is gone (socket closed, Chromium exited). */
+bool cdp_browser_is_gone(const struct cdp_browser *b);
+
+/* PID of the Chromium main process (also its process group id); 0 if none. */
+pid_t cdp_browser_pid(const struct cdp_browser *b);
+
+/* Browser version string ("Chrome/156.0..."), borrowed; "" before launch. */
+const char *cdp_browser_version(const struct cdp_browser *b);
+
+/* Raw browser-level call (no session). params borrowed (may be NULL); on
+ * success *result (if result != NULL) is a new object the caller frees with
+ * cJSON_Delete. */
+int cdp_browser_call(struct cdp_browser *b, const char *method, const cJSON *params, int timeout_ms,
+                     cJSON **result) CDP_WUR;
+
+/* ------------------------------------------------------------------- page */
+
+struct cdp_page_opts {
+    int timeout_ms;     /* default deadline of every page call; <= 0: 30000 */
+    int width, height;  /* viewport in CSS px; <= 0: 1280 x 720 */
+    int slow_mo_ms;     /* pause before each input action (click, fill, select, press) */
+    const char *const *block_urls; /* NULL-terminated Network.setBlockedURLs patterns, borrowed */
+};
+
+/* New isolated browser context (own cookies and storage) with one page in it,
+ * attached over a flattened session. opts may be NULL. On success *out is
+ * owned by the caller (cdp_page_free); on failure cdp_browser_errmsg says why. */
+int cdp_page_new(struct cdp_browser *b, const struct cdp_page_opts *opts, struct cdp_page **out) CDP_WUR;
+
+/* Closes the page's target and disposes its browser context. NULL is a no-op. */
+void cdp_page_free(struct cdp_page *p);
+
+/* Last error text of the page. Borrowed, valid until the next call on p. */
+const char *cdp_page_errmsg(const struct cdp_page *p);
+
+/* Navigates the main frame and waits for its load event. *http_status (may be
+ * NULL) gets the main document's HTTP status, 0 when there was none (about:,
+ * data:, same-document). Network errors give CDP_ERR_NAVIGATION
+ * ("Page.navigate: net::ERR_CONNECTION_REFUSED"); an HTTP error status is not
+ * an error here. */
+int cdp_page_navigate(struct cdp_page *p, const char *url, int timeout_ms, int *http_status) CDP_WUR;
+
+/* Evaluates a JS expression in the page, awaiting a returned promise. On
+ * success *result (may be NULL to discard) is a new cJSON value (JSON null
+ * for undefined) owned by the caller. A thrown exception gives CDP_ERR_JS with
+ * its text ("Error: boom"). */
+int cdp_page_evaluate(struct cdp_page *p, const char *expression, int timeout_ms, cJSON **result) CDP_WUR;
+
+enum cdp_state {
+    CDP_STATE_VISIBLE = 0, /* some element matching selector (+text) is visible */
+    CDP_STATE_HIDDEN,      /* no element matching selector (+text) is visible */
+    CDP_STATE_ATTACHED,    /* some element matches, visible or not */
+    CDP_STATE_DETACHED,    /* no element matches */
+};
+
+/* In every call below, selector is a CSS selector and text (may be NULL) keeps
+ * only elements whose text contains it (case-insensitive, whitespace
+ * normalised). All of them poll until done or the deadline and race the
+ * page's guards (see cdp_page_set_guards) on every poll. */
+
+/* Waits until selector (+text) reaches state. */
+int cdp_page_wait_for(struct cdp_page *p, const char *selector, const char *text, enum cdp_state state,
+                      int timeout_ms) CDP_WUR;
+
+/* Waits until the JS expression is truthy (a promise is awaited). */
+int cdp_page_wait_function(struct cdp_page *p, const char *expression, int timeout_ms) CDP_WUR;
+
+/* Waits until location.href contains substring. */
+int cdp_page_wait_url(struct cdp_page *p, const char *substring, int timeout_ms) CDP_WUR;
+
+/* Clicks like a user: waits until the element is attached, visible, enabled,
+ * scrolled into view, stable over two animation frames and hit by a test at
+ * its centre (not covered by an overlay), re-resolving the selector on every
+ * try; then real mouse move, press and release at the centre. */
+int cdp_page_click(struct cdp_page *p, const char *selector, const char *text, int timeout_ms) CDP_WUR;
+
+/* Fills an input, textarea or contenteditable: waits until visible, enabled
+ * and editable, focuses, replaces its content with value (typed with
+ * Input.insertText, so `input` fires), then fires `change`. value may be "". */
+int cdp_page_fill(struct cdp_page *p, const char *selector, const char *text, const char *value,
+                  int timeout_ms) CDP_WUR;
+
+/* Selects the <option> whose value equals value, else whose label (trimmed
+ * text) equals it; fires `input` and `change`. Waits for the option to exist. */
+int cdp_page_select(struct cdp_page *p, const char *selector, const char *text, const char *value,
+                    int timeout_ms) CDP_WUR;
+
+/* Presses a key ("Enter", "Tab", "Escape", "Backspace", "ArrowDown", "a"...)
+ * with keyDown/keyUp; if selector is not NULL, first waits for it to be
+ * visible and focuses it. */
+int cdp_page_press(struct cdp_page *p, const char *selector, const char *key, int timeout_ms) CDP_WUR;
+
+/* Waits for selector (+text) to be attached and returns its innerText in *out
+ * (caller frees with free). */
+int cdp_page_text(struct cdp_page *p, const char *selector, const char *text, int timeout_ms,
+                  char **out) CDP_WUR;
+
+/* PNG screenshot to path (written to path.tmp, then renamed): the viewport,
+ * or the whole scrollable page when full_page. */
+int cdp_page_screenshot(struct cdp_page *p, const char *path, bool full_page, int timeout_ms) CDP_WUR;
+
+/* The page's current HTML (doctype + document.documentElement.outerHTML) to path. */
+int cdp_page_html(struct cdp_page *p, const char *path, int timeout_ms) CDP_WUR;
+
+/* Sets the viewport size in CSS pixels (device scale factor 1). */
+int cdp_page_set_viewport(struct cdp_page *p, int width, int height) CDP_WUR;
+
+/* Network.setBlockedURLs: patterns is NULL-terminated ("*.png"); NULL clears. */
+int cdp_page_block_urls(struct cdp_page *p, const char *const *patterns) CDP_WUR;
+
+/* Cookies of the page's browser context. get: *out is a new cJSON array of
+ * CDP Network.Cookie objects (caller frees). set: cookies is a borrowed array
+ * of CDP Network.CookieParam objects ({"name","value","url"} or
+ * {"name","value","domain","path"}, ...). clear: removes them all. */
+int cdp_page_cookies_get(struct cdp_page *p, cJSON **out) CDP_WUR;
+int cdp_page_cookies_set(struct cdp_page *p, const cJSON *cookies) CDP_WUR;
+int cdp_page_cookies_clear(struct cdp_page *p) CDP_WUR;
+
+/* Raw call on the page's session. Same ownership as cdp_browser_call. */
+int cdp_page_call(struct cdp_page *p, const char *method, const cJSON *params, int timeout_ms,
+                  cJSON **result) CDP_WUR;
+
+/* ----------------------------------------------------------------- guards */
+
+/* An error detector raced against every waiting action. It matches when an
+ * element matching selector is visible and, if text is set, its text contains
+ * text (case-insensitive); or, when selector is NULL, when the JS expression
+ * js is truthy. */
+struct cdp_guard {
+    const char *selector; /* CSS selector, or NULL to use js */
+    const char *text;     /* optional text filter for selector */
+    const char *js;       /* optional JS expression (used when selector is NULL) */
+};
+
+/* Replaces the page's guards with a copy of guards[0..n) (n == 0 clears).
+ * While set, every wait/click/fill/select/press/text call checks them first
+ * on every poll and fails at once with CDP_ERR_GUARD when one matches;
+ * cdp_page_guard_hit then gives its index and cdp_page_errmsg the matched
+ * element's text. */
+int cdp_page_set_guards(struct cdp_page *p, const struct cdp_guard *guards, size_t n) CDP_WUR;
+
+/* Checks the guards once (e.g. right after a navigation): 0 if none matches,
+ * CDP_ERR_GUARD if one does, or another error. */
+int cdp_page_check_guards(struct cdp_page *p, int timeout_ms) CDP_WUR;
+
+/* Index of the guard that made the last call fail with CDP_ERR_GUARD, else -1. */
+int cdp_page_guard_hit(const struct cdp_page *p);
+
+/* ------------------------------------------------------------ page events */
+
+enum cdp_log_kind {
+    CDP_LOG_CONSOLE_ERROR = 0, /* console.error(...) and Log.entryAdded errors (failed loads) */
+    CDP_LOG_EXCEPTION,         /* uncaught exception / unhandled rejection */
+    CDP_LOG_DIALOG,            /* alert/confirm/prompt dismissed ("confirm: Sure?") */
+};
+
+/* The page's event log, oldest first, capped at 500 entries of 2 KiB each
+ * (later entries are dropped and counted in cdp_page_log_dropped). */
+size_t cdp_page_log_count(const struct cdp_page *p);
+/* Text of entry i (borrowed, valid until cdp_page_log_clear/free); *kind set
+ * if kind != NULL. NULL if i is out of range. */
+const char *cdp_page_log_get(const struct cdp_page *p, size_t i, enum cdp_log_kind *kind);
+size_t cdp_page_log_dropped(const struct cdp_page *p);
+void cdp_page_log_clear(struct cdp_page *p);
+
+#endif
