@@ -78,13 +78,13 @@ void http_server_free(struct http_server *srv);
  * `pattern`: absolute path whose segments are literals or {name} captures (one whole
  * segment each, read with http_request_param). First registered match wins. `user` is
  * borrowed; `opts` may be NULL and is copied. Call before http_server_run. */
-int http_server_route(struct http_server *srv, const char *method, const char *pattern,
-                      http_handler_fn fn, void *user, const struct http_route_opts *opts) HTTP_WUR;
+int http_server_route(struct http_server *srv, const char *method, const char *pattern, http_handler_fn fn, void *user,
+                      const struct http_route_opts *opts) HTTP_WUR;
 
 /* Serves `data` (borrowed: must outlive the server) at GET `path` with `content_type`
  * (NULL = guessed from the extension, see http_content_type). */
-int http_server_asset(struct http_server *srv, const char *path, const char *content_type,
-                      const void *data, size_t len) HTTP_WUR;
+int http_server_asset(struct http_server *srv, const char *path, const char *content_type, const void *data,
+                      size_t len) HTTP_WUR;
 
 /* Installs the request filter (one per server; NULL removes it). `user` is borrowed. */
 void http_server_set_filter(struct http_server *srv, http_filter_fn fn, void *user);
@@ -154,15 +154,13 @@ bool http_request_gone(const struct http_request *req);
 int http_request_add_header(struct http_request *req, const char *name, const char *value) HTTP_WUR;
 /* Adds Set-Cookie: name=value; Path=/; HttpOnly; SameSite=Lax and Max-Age when
  * max_age_s >= 0 (0 deletes the cookie; -1 = session cookie). Value must be cookie-safe. */
-int http_request_set_cookie(struct http_request *req, const char *name, const char *value,
-                            int max_age_s) HTTP_WUR;
+int http_request_set_cookie(struct http_request *req, const char *name, const char *value, int max_age_s) HTTP_WUR;
 
 /* Responds with a copy of `body`. content_type NULL = "text/plain; charset=utf-8". */
-int http_request_respond(struct http_request *req, int status, const char *content_type,
-                         const void *body, size_t len);
+int http_request_respond(struct http_request *req, int status, const char *content_type, const void *body, size_t len);
 /* As http_request_respond but borrows `body`, which must outlive the server. */
-int http_request_respond_static(struct http_request *req, int status, const char *content_type,
-                                const void *body, size_t len);
+int http_request_respond_static(struct http_request *req, int status, const char *content_type, const void *body,
+                                size_t len);
 /* Responds with `json` printed compactly (application/json); takes ownership of `json`
  * (NULL = 500). */
 int http_request_respond_json(struct http_request *req, int status, cJSON *json);
@@ -175,8 +173,7 @@ int http_request_redirect(struct http_request *req, int status, const char *loca
 /* Runs fn(req, arg) on the service thread after delay_ms (an lws_sul timer, never a sleep);
  * the handler keeps ownership of `req` and must respond in fn or later. One pending
  * continuation per request; scheduling again replaces it. */
-int http_request_after(struct http_request *req, unsigned delay_ms, http_later_fn fn,
-                       void *arg) HTTP_WUR;
+int http_request_after(struct http_request *req, unsigned delay_ms, http_later_fn fn, void *arg) HTTP_WUR;
 /* Routes a request a filter took over (HTTP_FILTER_HANDLED) to its handler, or answers
  * 404/405 when no route matches. Ownership passes to that handler. */
 void http_request_resume(struct http_request *req);

@@ -23,8 +23,7 @@ struct http_kvlist {
     size_t n, cap;
 };
 
-int http__kv_add(struct http_kvlist *l, const char *name, size_t nlen, const char *value,
-                 size_t vlen) HTTP_WUR;
+int http__kv_add(struct http_kvlist *l, const char *name, size_t nlen, const char *value, size_t vlen) HTTP_WUR;
 const char *http__kv_get(const struct http_kvlist *l, const char *name, bool icase);
 void http__kv_cleanup(struct http_kvlist *l);
 /* Decodes %XX and (when plus_is_space) '+' in place; returns the new length. */
@@ -35,7 +34,7 @@ int http__parse_urlencoded(struct http_kvlist *l, const char *s, size_t len) HTT
 struct http_route {
     char method[8];
     char *pattern;
-    char **segs;   /* literal text, or the capture name when capture[i] */
+    char **segs; /* literal text, or the capture name when capture[i] */
     bool *capture;
     size_t nsegs;
     http_handler_fn fn;
@@ -64,7 +63,7 @@ struct http_conn; /* lws per-session data, defined in server.c */
 
 struct http_request {
     struct http_server *srv;
-    struct http_conn *conn; /* NULL once the client is gone or the server answered */
+    struct http_conn *conn;           /* NULL once the client is gone or the server answered */
     struct http_request *prev, *next; /* server's list of live requests */
     char method[8];
     char *path;
@@ -73,7 +72,7 @@ struct http_request {
     char *body;
     size_t body_len, body_cap, body_max;
     const struct http_route *route;
-    int allow_mask; /* when no route matched: methods that match the path (405) */
+    int allow_mask;  /* when no route matched: methods that match the path (405) */
     bool dispatched; /* handed to filter/handler: they own it now */
     lws_sorted_usec_list_t later_sul;
     bool later_pending;
@@ -111,8 +110,7 @@ struct http_server {
 
 #define HTTP__CHUNK 32768 /* bytes per body write */
 
-void http__set_err(struct http_server *srv, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void http__set_err(struct http_server *srv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 struct http_request *http__request_new(struct http_server *srv, struct http_conn *conn);
 void http__request_free(struct http_request *req);
 void http__response_free(struct http_response *resp);

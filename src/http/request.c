@@ -15,8 +15,7 @@
 
 /* ---------------------------------------------------------------- name/value lists */
 
-int http__kv_add(struct http_kvlist *l, const char *name, size_t nlen, const char *value,
-                 size_t vlen)
+int http__kv_add(struct http_kvlist *l, const char *name, size_t nlen, const char *value, size_t vlen)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 8;
@@ -193,10 +192,22 @@ void http__response_free(struct http_response *resp)
 
 /* ---------------------------------------------------------------- accessors */
 
-const char *http_request_method(const struct http_request *req) { return req->method; }
-const char *http_request_path(const struct http_request *req) { return req->path; }
-struct http_server *http_request_server(const struct http_request *req) { return req->srv; }
-bool http_request_gone(const struct http_request *req) { return req->conn == NULL; }
+const char *http_request_method(const struct http_request *req)
+{
+    return req->method;
+}
+const char *http_request_path(const struct http_request *req)
+{
+    return req->path;
+}
+struct http_server *http_request_server(const struct http_request *req)
+{
+    return req->srv;
+}
+bool http_request_gone(const struct http_request *req)
+{
+    return req->conn == NULL;
+}
 
 const char *http_request_param(const struct http_request *req, const char *name)
 {
@@ -246,8 +257,7 @@ const char *http_request_cookie(struct http_request *req, const char *name)
             const char *e = strchr(h, ';');
             size_t len = e ? (size_t)(e - h) : strlen(h);
             const char *eq = memchr(h, '=', len);
-            if (eq && http__kv_add(&req->cookies, h, (size_t)(eq - h), eq + 1,
-                                   len - (size_t)(eq - h) - 1) != 0)
+            if (eq && http__kv_add(&req->cookies, h, (size_t)(eq - h), eq + 1, len - (size_t)(eq - h) - 1) != 0)
                 break;
             h += len;
         }
@@ -299,16 +309,14 @@ int http_request_add_header(struct http_request *req, const char *name, const ch
     return http__kv_add(&req->resp_headers, name, strlen(name), value, strlen(value));
 }
 
-int http_request_set_cookie(struct http_request *req, const char *name, const char *value,
-                            int max_age_s)
+int http_request_set_cookie(struct http_request *req, const char *name, const char *value, int max_age_s)
 {
     if (!name || !value || strpbrk(name, "=; \r\n") || strpbrk(value, "; \r\n,"))
         return HTTP_ERR_ARG;
     char buf[512];
     int n;
     if (max_age_s >= 0)
-        n = snprintf(buf, sizeof(buf), "%s=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%d", name,
-                     value, max_age_s);
+        n = snprintf(buf, sizeof(buf), "%s=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%d", name, value, max_age_s);
     else
         n = snprintf(buf, sizeof(buf), "%s=%s; Path=/; HttpOnly; SameSite=Lax", name, value);
     if (n < 0 || (size_t)n >= sizeof(buf))
@@ -331,8 +339,8 @@ int http__request_finish(struct http_request *req, struct http_response *resp)
     return 0;
 }
 
-static int respond(struct http_request *req, int status, const char *content_type,
-                   const void *body, size_t len, bool copy)
+static int respond(struct http_request *req, int status, const char *content_type, const void *body, size_t len,
+                   bool copy)
 {
     struct http_response *resp = calloc(1, sizeof(*resp));
     if (!resp)
@@ -368,14 +376,13 @@ nomem:
     return HTTP_ERR_NOMEM;
 }
 
-int http_request_respond(struct http_request *req, int status, const char *content_type,
-                         const void *body, size_t len)
+int http_request_respond(struct http_request *req, int status, const char *content_type, const void *body, size_t len)
 {
     return respond(req, status, content_type, body, len, true);
 }
 
-int http_request_respond_static(struct http_request *req, int status, const char *content_type,
-                                const void *body, size_t len)
+int http_request_respond_static(struct http_request *req, int status, const char *content_type, const void *body,
+                                size_t len)
 {
     return respond(req, status, content_type, body, len, false);
 }
@@ -461,7 +468,6 @@ int http_request_after(struct http_request *req, unsigned delay_ms, http_later_f
     req->later_fn = fn;
     req->later_arg = arg;
     req->later_pending = true;
-    lws_sul_schedule(req->srv->ctx, 0, &req->later_sul, later_cb,
-                     (lws_usec_t)delay_ms * LWS_US_PER_MS);
+    lws_sul_schedule(req->srv->ctx, 0, &req->later_sul, later_cb, (lws_usec_t)delay_ms * LWS_US_PER_MS);
     return 0;
 }

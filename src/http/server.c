@@ -28,8 +28,8 @@ struct http_conn {
 };
 
 static const char *const method_names[] = {
-    [LWSHUMETH_GET] = "GET",         [LWSHUMETH_POST] = "POST",     [LWSHUMETH_OPTIONS] = "OPTIONS",
-    [LWSHUMETH_PUT] = "PUT",         [LWSHUMETH_PATCH] = "PATCH",   [LWSHUMETH_DELETE] = "DELETE",
+    [LWSHUMETH_GET] = "GET",         [LWSHUMETH_POST] = "POST",   [LWSHUMETH_OPTIONS] = "OPTIONS",
+    [LWSHUMETH_PUT] = "PUT",         [LWSHUMETH_PATCH] = "PATCH", [LWSHUMETH_DELETE] = "DELETE",
     [LWSHUMETH_CONNECT] = "CONNECT", [LWSHUMETH_HEAD] = "HEAD",
 };
 
@@ -151,8 +151,7 @@ void http_server_set_filter(struct http_server *srv, http_filter_fn fn, void *us
 
 /* ---------------------------------------------------------------- routes */
 
-static int route_add(struct http_server *srv, const char *method, const char *pattern,
-                     struct http_route **out)
+static int route_add(struct http_server *srv, const char *method, const char *pattern, struct http_route **out)
 {
     if (!srv || !method || !pattern || pattern[0] != '/' || strlen(method) >= 8) {
         if (srv)
@@ -226,8 +225,8 @@ nomem:
     return HTTP_ERR_NOMEM;
 }
 
-int http_server_route(struct http_server *srv, const char *method, const char *pattern,
-                      http_handler_fn fn, void *user, const struct http_route_opts *opts)
+int http_server_route(struct http_server *srv, const char *method, const char *pattern, http_handler_fn fn, void *user,
+                      const struct http_route_opts *opts)
 {
     if (!fn)
         return HTTP_ERR_ARG;
@@ -251,8 +250,7 @@ static void asset_handler(struct http_request *req, void *user)
     http_request_respond_static(req, 200, r->asset_type, r->asset_data, r->asset_len);
 }
 
-int http_server_asset(struct http_server *srv, const char *path, const char *content_type,
-                      const void *data, size_t len)
+int http_server_asset(struct http_server *srv, const char *path, const char *content_type, const void *data, size_t len)
 {
     if (!data && len)
         return HTTP_ERR_ARG;
@@ -313,8 +311,7 @@ static int route_match(struct http_request *req)
         }
         for (int s = 0; s < n; s++)
             if (r->capture[s] &&
-                http__kv_add(&req->params, r->segs[s], strlen(r->segs[s]), segs[s],
-                             strlen(segs[s])) != 0) {
+                http__kv_add(&req->params, r->segs[s], strlen(r->segs[s]), segs[s], strlen(segs[s])) != 0) {
                 free(buf);
                 return HTTP_ERR_NOMEM;
             }
@@ -337,14 +334,12 @@ static void route_call(struct http_request *req)
         size_t off = 0;
         for (size_t m = 0; m < sizeof(method_names) / sizeof(method_names[0]); m++)
             if (req->allow_mask & (1 << m))
-                off += (size_t)snprintf(allow + off, sizeof(allow) - off, "%s%s",
-                                        off ? ", " : "", method_names[m]);
+                off += (size_t)snprintf(allow + off, sizeof(allow) - off, "%s%s", off ? ", " : "", method_names[m]);
         if (http_request_add_header(req, "Allow", allow) != 0) {
             http_request_respond_error(req, 500, "out of memory");
             return;
         }
-        http_request_respond_error(req, 405, "method %s not allowed on %s", req->method,
-                                   req->path);
+        http_request_respond_error(req, 405, "method %s not allowed on %s", req->method, req->path);
         return;
     }
     http_request_respond_error(req, 404, "not found: %s", req->path);
@@ -511,8 +506,7 @@ static int on_http(struct http_conn *conn, struct lws *wsi, const char *uri, siz
     }
     snprintf(req->method, sizeof(req->method), "%s", method_names[m]);
     req->path = strndup(uri, ulen);
-    if (!req->path || snapshot_headers(req, wsi) || snapshot_query(req, wsi) ||
-        route_match(req)) {
+    if (!req->path || snapshot_headers(req, wsi) || snapshot_query(req, wsi) || route_match(req)) {
         conn_refuse(conn, 500, "out of memory");
         return 0;
     }
@@ -591,8 +585,7 @@ static int write_headers(struct http_conn *conn, struct http_response *resp)
         return -1;
     unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + need - 1;
     int rc = -1;
-    if (lws_add_http_common_headers(wsi, (unsigned)resp->status, resp->content_type,
-                                    (lws_filepos_t)resp->len, &p, end))
+    if (lws_add_http_common_headers(wsi, (unsigned)resp->status, resp->content_type, (lws_filepos_t)resp->len, &p, end))
         goto out;
     for (size_t i = 0; i < resp->headers.n; i++) {
         char name[128];
@@ -606,8 +599,8 @@ static int write_headers(struct http_conn *conn, struct http_response *resp)
         name[n] = ':';
         name[n + 1] = '\0';
         const char *v = resp->headers.v[i].value;
-        if (lws_add_http_header_by_name(wsi, (const unsigned char *)name,
-                                        (const unsigned char *)v, (int)strlen(v), &p, end))
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)name, (const unsigned char *)v, (int)strlen(v), &p,
+                                        end))
             goto out;
     }
     if (resp->close &&
@@ -678,19 +671,14 @@ static void run_tasks(struct http_server *srv)
     }
 }
 
-static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-                         void *in, size_t len)
+static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
     struct http_conn *conn = user;
     switch (reason) {
-    case LWS_CALLBACK_HTTP:
-        return on_http(conn, wsi, in, len);
-    case LWS_CALLBACK_HTTP_BODY:
-        return on_body(conn, in, len);
-    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        return on_body_complete(conn);
-    case LWS_CALLBACK_HTTP_WRITEABLE:
-        return conn ? on_writeable(conn, wsi) : 0;
+    case LWS_CALLBACK_HTTP: return on_http(conn, wsi, in, len);
+    case LWS_CALLBACK_HTTP_BODY: return on_body(conn, in, len);
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION: return on_body_complete(conn);
+    case LWS_CALLBACK_HTTP_WRITEABLE: return conn ? on_writeable(conn, wsi) : 0;
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
         if (conn)
@@ -702,8 +690,7 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
             run_tasks(srv);
         return 0;
     }
-    default:
-        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    default: return lws_callback_http_dummy(wsi, reason, user, in, len);
     }
 }
 
@@ -741,8 +728,7 @@ int http_server_start(struct http_server *srv)
     };
     srv->vh = lws_create_vhost(srv->ctx, &vinfo);
     if (!srv->vh) {
-        http__set_err(srv, "cannot listen on %s:%d (port in use or bad address?)", srv->host,
-                      srv->cfg.port);
+        http__set_err(srv, "cannot listen on %s:%d (port in use or bad address?)", srv->host, srv->cfg.port);
         lws_context_destroy(srv->ctx);
         srv->ctx = NULL;
         return HTTP_ERR_LISTEN;

@@ -108,8 +108,8 @@ static void h_headers(struct http_request *req, void *user)
     assert_int_equal(http_request_set_cookie(req, "sid", "new-session", 60), 0);
     assert_int_equal(http_request_add_header(req, "X-Answer", "42"), 0);
     char body[512];
-    snprintf(body, sizeof(body), "sid=%s tok=%s custom=%s ua=%s", sid ? sid : "-",
-             tok ? tok : "-", custom ? custom : "-", ua ? ua : "-");
+    snprintf(body, sizeof(body), "sid=%s tok=%s custom=%s ua=%s", sid ? sid : "-", tok ? tok : "-",
+             custom ? custom : "-", ua ? ua : "-");
     http_request_respond(req, 200, NULL, body, strlen(body));
 }
 
@@ -250,9 +250,8 @@ static CURL *easy_new(const struct fixture *f, const char *path, struct reply *r
 }
 
 /* One request; method NULL = GET; body NULL = none. Returns the curl code. */
-static int fetch(const struct fixture *f, const char *method, const char *path,
-                 const char *ctype, const char *body, size_t blen, struct curl_slist *extra,
-                 struct reply *r)
+static int fetch(const struct fixture *f, const char *method, const char *path, const char *ctype, const char *body,
+                 size_t blen, struct curl_slist *extra, struct reply *r)
 {
     memset(r, 0, sizeof(*r));
     CURL *c = easy_new(f, path, r);
@@ -326,7 +325,8 @@ static void test_post_json_body_is_read(void **state)
     assert_int_equal(fetch(f, "POST", "/echo", "application/json", "{bad", 4, NULL, &r), CURLE_OK);
     assert_int_equal(r.status, 400);
     const char *form = "user=ana+maria&note=caf%C3%A9%26t%C3%A9";
-    assert_int_equal(fetch(f, "POST", "/form", "application/x-www-form-urlencoded", form, strlen(form), NULL, &r), CURLE_OK);
+    assert_int_equal(fetch(f, "POST", "/form", "application/x-www-form-urlencoded", form, strlen(form), NULL, &r),
+                     CURLE_OK);
     assert_string_equal(r.body, "ana maria|caf\xc3\xa9&t\xc3\xa9");
 }
 

@@ -10,9 +10,9 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <stdbool.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -201,8 +201,8 @@ static void browser_cleanup(struct browser *b)
 }
 
 /* method NULL = GET (or POST when body given); ctype NULL = form when body given. */
-static long request(struct browser *b, const char *method, const char *path, const char *ctype,
-                    const char *body, struct reply *r)
+static long request(struct browser *b, const char *method, const char *path, const char *ctype, const char *body,
+                    struct reply *r)
 {
     memset(r, 0, sizeof(*r));
     char url[512];
@@ -734,11 +734,8 @@ static void test_fifty_concurrent_clients_are_served(void **state)
 static void test_bad_arguments_exit_2(void **state)
 {
     const char *cases[][4] = {
-        {"--fail-rate", "1.5", NULL, NULL},
-        {"--port", "70000", NULL, NULL},
-        {"--seed", "abc", NULL, NULL},
-        {"--session-ttl-s", "0", NULL, NULL},
-        {"extra", NULL, NULL, NULL},
+        {"--fail-rate", "1.5", NULL, NULL},   {"--port", "70000", NULL, NULL}, {"--seed", "abc", NULL, NULL},
+        {"--session-ttl-s", "0", NULL, NULL}, {"extra", NULL, NULL, NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *argv[6] = {GSPBOT_SIM_PATH, cases[i][0], cases[i][1], cases[i][2], NULL, NULL};

@@ -64,7 +64,20 @@ static int parse_ulong(const char *name, const char *s, unsigned long long max, 
 
 static int parse_args(int argc, char **argv, struct sim_options *o, bool *verbose)
 {
-    enum { O_PORT = 1, O_USER, O_PASSWORD, O_FAIL, O_GHOST, O_SLOW, O_SLOW_MS, O_TTL, O_SEED, O_CYCLES, O_VERBOSE, O_HELP };
+    enum {
+        O_PORT = 1,
+        O_USER,
+        O_PASSWORD,
+        O_FAIL,
+        O_GHOST,
+        O_SLOW,
+        O_SLOW_MS,
+        O_TTL,
+        O_SEED,
+        O_CYCLES,
+        O_VERBOSE,
+        O_HELP
+    };
     static const struct option opts[] = {
         {"port", required_argument, NULL, O_PORT},
         {"user", required_argument, NULL, O_USER},
@@ -150,22 +163,17 @@ static int parse_args(int argc, char **argv, struct sim_options *o, bool *verbos
                 return 2;
             }
             for (const char *p = optarg; *p; p++)
-                if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || *p == ',' || *p == '-')) {
+                if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || *p == ',' ||
+                      *p == '-')) {
                     fprintf(stderr, "gspbot-sim: --cycles: only [0-9A-Za-z-] codes separated by commas\n");
                     return 2;
                 }
             snprintf(o->cycles, sizeof(o->cycles), "%s", optarg);
             break;
         }
-        case O_VERBOSE:
-            *verbose = true;
-            break;
-        case O_HELP:
-            usage(stdout);
-            return 1;
-        default:
-            usage(stderr);
-            return 2;
+        case O_VERBOSE: *verbose = true; break;
+        case O_HELP: usage(stdout); return 1;
+        default: usage(stderr); return 2;
         }
     }
     if (optind < argc) {
@@ -210,8 +218,7 @@ int main(int argc, char **argv)
     struct http_server *srv = http_server_new(&cfg);
     struct sim *sim = srv ? sim_new(&opt, srv) : NULL;
     if (!sim) {
-        fprintf(stderr, "gspbot-sim: cannot set up the server: %s\n",
-                srv ? http_server_errmsg(srv) : "out of memory");
+        fprintf(stderr, "gspbot-sim: cannot set up the server: %s\n", srv ? http_server_errmsg(srv) : "out of memory");
         http_server_free(srv);
         return 3;
     }
@@ -237,8 +244,8 @@ int main(int argc, char **argv)
     printf("listening on http://127.0.0.1:%d\n", http_server_port(srv));
     fflush(stdout);
     fprintf(stderr, "gspbot-sim: user %s, seed %llu, fail %.3f, ghost %.3f, slow %.3f x %u ms, session ttl %u s\n",
-            opt.user, (unsigned long long)opt.seed, opt.fail_rate, opt.ghost_rate, opt.slow_rate,
-            opt.slow_ms, opt.session_ttl_s);
+            opt.user, (unsigned long long)opt.seed, opt.fail_rate, opt.ghost_rate, opt.slow_rate, opt.slow_ms,
+            opt.session_ttl_s);
 
     rc = http_server_run(srv);
     pthread_kill(th, SIGUSR1);

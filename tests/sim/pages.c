@@ -12,7 +12,7 @@
 
 struct layout {
     const char *title;
-    const char *page;    /* body data-page: which part of app.js runs */
+    const char *page; /* body data-page: which part of app.js runs */
     bool logged_in;
     unsigned overlay_ms; /* overlay shown on load for this long (0 = none) */
     unsigned late_ms;    /* delay before late-rendered parts appear */
@@ -47,14 +47,13 @@ static void page_open(struct sim *sim, struct sim_buf *b, const struct layout *l
 
 static void page_close(struct sim_buf *b)
 {
-    sim_buf_puts(b,
-                 "</main>\n"
-                 "<div id=\"overlay\" class=\"overlay\" hidden><div class=\"box\">Cargando…</div></div>\n"
-                 "<div id=\"dialog-backdrop\" class=\"backdrop\" hidden></div>\n"
-                 "<div id=\"error-dialog\" class=\"dialog\" role=\"alertdialog\" hidden><h2>Error</h2>"
-                 "<p id=\"error-message\" class=\"alert alert-error\"></p>"
-                 "<button id=\"close-error\" type=\"button\">Cerrar</button></div>\n"
-                 "<script src=\"/static/app.js\"></script>\n</body></html>\n");
+    sim_buf_puts(b, "</main>\n"
+                    "<div id=\"overlay\" class=\"overlay\" hidden><div class=\"box\">Cargando…</div></div>\n"
+                    "<div id=\"dialog-backdrop\" class=\"backdrop\" hidden></div>\n"
+                    "<div id=\"error-dialog\" class=\"dialog\" role=\"alertdialog\" hidden><h2>Error</h2>"
+                    "<p id=\"error-message\" class=\"alert alert-error\"></p>"
+                    "<button id=\"close-error\" type=\"button\">Cerrar</button></div>\n"
+                    "<script src=\"/static/app.js\"></script>\n</body></html>\n");
 }
 
 static void page_send(struct sim *sim, struct http_request *req, int status, struct sim_buf *b)
@@ -88,24 +87,24 @@ static struct sim_session *require_session(struct sim *sim, struct http_request 
 
 /* ---------------------------------------------------------------- login */
 
-static void render_login(struct sim *sim, struct http_request *req, int status, bool bad,
-                         bool expired)
+static void render_login(struct sim *sim, struct http_request *req, int status, bool bad, bool expired)
 {
     struct sim_buf b = {0};
     struct layout l = {.title = "Ingreso", .page = "login"};
     page_open(sim, &b, &l);
     sim_buf_puts(&b, "<div class=\"card narrow\"><h1>Ingreso al portal</h1>\n");
     if (bad)
-        sim_buf_puts(&b, "<div id=\"login-error\" class=\"alert alert-error\">Usuario o contraseña incorrectos</div>\n");
+        sim_buf_puts(&b,
+                     "<div id=\"login-error\" class=\"alert alert-error\">Usuario o contraseña incorrectos</div>\n");
     if (expired)
-        sim_buf_puts(&b, "<div id=\"session-expired\" class=\"alert alert-info\">Su sesión expiró. Ingrese nuevamente.</div>\n");
-    sim_buf_puts(&b,
-                 "<form id=\"login-form\" method=\"post\" action=\"/login\">"
-                 "<label for=\"user\">Código de usuario</label>"
-                 "<input id=\"user\" name=\"user\" autocomplete=\"username\">"
-                 "<label for=\"password\">Contraseña</label>"
-                 "<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\">"
-                 "<button type=\"submit\" class=\"primary\">Ingresar</button></form></div>\n");
+        sim_buf_puts(
+            &b, "<div id=\"session-expired\" class=\"alert alert-info\">Su sesión expiró. Ingrese nuevamente.</div>\n");
+    sim_buf_puts(&b, "<form id=\"login-form\" method=\"post\" action=\"/login\">"
+                     "<label for=\"user\">Código de usuario</label>"
+                     "<input id=\"user\" name=\"user\" autocomplete=\"username\">"
+                     "<label for=\"password\">Contraseña</label>"
+                     "<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\">"
+                     "<button type=\"submit\" class=\"primary\">Ingresar</button></form></div>\n");
     page_close(&b);
     page_send(sim, req, status, &b);
 }
@@ -176,8 +175,8 @@ static void h_root(struct http_request *req, void *user)
 
 /* ---------------------------------------------------------------- consultoras */
 
-static void render_consultoras(struct sim *sim, struct http_request *req,
-                               const struct sim_session *s, const char *error)
+static void render_consultoras(struct sim *sim, struct http_request *req, const struct sim_session *s,
+                               const char *error)
 {
     struct sim_buf b = {0};
     struct layout l = {.title = "Consultoras", .page = "consultoras", .logged_in = true, .step = 1};
@@ -185,15 +184,16 @@ static void render_consultoras(struct sim *sim, struct http_request *req,
     sim_buf_puts(&b, "<div class=\"card\"><h1>Seleccionar consultora</h1>\n");
     if (s->consultora[0]) {
         char name[96];
-        sim_buf_printf(&b, "<p class=\"context\">Consultora actual: <strong id=\"current-consultora\" data-code=\"%s\">%s · ",
-                       s->consultora, s->consultora);
+        sim_buf_printf(
+            &b, "<p class=\"context\">Consultora actual: <strong id=\"current-consultora\" data-code=\"%s\">%s · ",
+            s->consultora, s->consultora);
         sim_buf_escape(&b, sim_consultora_name(s->consultora, name, sizeof(name)));
         sim_buf_puts(&b, "</strong></p>\n");
     }
-    sim_buf_puts(&b,
-                 "<form id=\"search-form\" class=\"row\"><div><label for=\"consultora-search\">Código de consultora</label>"
-                 "<input id=\"consultora-search\" name=\"q\" inputmode=\"numeric\" autocomplete=\"off\"></div>"
-                 "<div><button id=\"search\" type=\"submit\" class=\"primary\">Buscar</button></div></form>\n");
+    sim_buf_puts(
+        &b, "<form id=\"search-form\" class=\"row\"><div><label for=\"consultora-search\">Código de consultora</label>"
+            "<input id=\"consultora-search\" name=\"q\" inputmode=\"numeric\" autocomplete=\"off\"></div>"
+            "<div><button id=\"search\" type=\"submit\" class=\"primary\">Buscar</button></div></form>\n");
     sim_buf_puts(&b, "<div id=\"search-error\" class=\"alert alert-error\"");
     if (error) {
         sim_buf_puts(&b, ">");
@@ -241,16 +241,20 @@ static void h_consultora_select(struct http_request *req, void *user)
 
 /* ---------------------------------------------------------------- cycle */
 
-static void render_ciclo(struct sim *sim, struct http_request *req, const struct sim_session *s,
-                         const char *error)
+static void render_ciclo(struct sim *sim, struct http_request *req, const struct sim_session *s, const char *error)
 {
     struct sim_buf b = {0};
-    struct layout l = {.title = "Ciclo", .page = "ciclo", .logged_in = true, .step = 2,
-                       .overlay_ms = sim_rand_ui(sim, 100, 600), .late_ms = sim_rand_ui(sim, 100, 400)};
+    struct layout l = {.title = "Ciclo",
+                       .page = "ciclo",
+                       .logged_in = true,
+                       .step = 2,
+                       .overlay_ms = sim_rand_ui(sim, 100, 600),
+                       .late_ms = sim_rand_ui(sim, 100, 400)};
     page_open(sim, &b, &l);
     char name[96];
-    sim_buf_printf(&b, "<div class=\"card\"><h1>Ciclo de venta</h1>\n<p class=\"context\">Consultora: "
-                       "<strong id=\"current-consultora\" data-code=\"%s\">%s · ",
+    sim_buf_printf(&b,
+                   "<div class=\"card\"><h1>Ciclo de venta</h1>\n<p class=\"context\">Consultora: "
+                   "<strong id=\"current-consultora\" data-code=\"%s\">%s · ",
                    s->consultora, s->consultora);
     sim_buf_escape(&b, sim_consultora_name(s->consultora, name, sizeof(name)));
     sim_buf_puts(&b, "</strong> <a href=\"/consultoras\" id=\"change-consultora\">Cambiar</a></p>\n");
@@ -319,25 +323,31 @@ static void h_carrito(struct http_request *req, void *user)
         return;
     }
     struct sim_buf b = {0};
-    struct layout l = {.title = "Carrito", .page = "carrito", .logged_in = true, .step = 3,
-                       .overlay_ms = sim_rand_ui(sim, 100, 600), .late_ms = sim_rand_ui(sim, 100, 400)};
+    struct layout l = {.title = "Carrito",
+                       .page = "carrito",
+                       .logged_in = true,
+                       .step = 3,
+                       .overlay_ms = sim_rand_ui(sim, 100, 600),
+                       .late_ms = sim_rand_ui(sim, 100, 400)};
     page_open(sim, &b, &l);
     char name[96];
-    sim_buf_printf(&b, "<div class=\"card\"><h1>Carrito de pedido</h1>\n<p class=\"context\">Consultora "
-                       "<strong id=\"current-consultora\" data-code=\"%s\">%s · ",
+    sim_buf_printf(&b,
+                   "<div class=\"card\"><h1>Carrito de pedido</h1>\n<p class=\"context\">Consultora "
+                   "<strong id=\"current-consultora\" data-code=\"%s\">%s · ",
                    s->consultora, s->consultora);
     sim_buf_escape(&b, sim_consultora_name(s->consultora, name, sizeof(name)));
-    sim_buf_printf(&b, "</strong> · Ciclo <strong id=\"current-cycle\" data-cycle=\"%s\">%s</strong></p>\n",
-                   s->cycle, s->cycle);
-    sim_buf_puts(&b,
-                 "<form id=\"add-form\" class=\"row\">"
-                 "<div><label for=\"code\">Código de producto</label><input id=\"code\" name=\"code\" autocomplete=\"off\"></div>"
-                 "<div><label for=\"qty\">Cantidad</label><input id=\"qty\" name=\"qty\" type=\"number\" min=\"1\" max=\"999\" value=\"1\"></div>"
-                 "<div><button id=\"add\" type=\"submit\" class=\"primary\">Agregar</button></div></form>\n"
-                 "<div id=\"add-status\" class=\"alert alert-ok\" hidden></div>\n"
-                 "<table id=\"cart\" class=\"grid\" data-loaded=\"0\"><thead><tr><th></th><th>Código</th>"
-                 "<th>Producto</th><th>Cantidad</th></tr></thead><tbody></tbody></table>\n"
-                 "<p class=\"total\">Total de unidades: <span id=\"cart-total\">0</span></p></div>\n");
+    sim_buf_printf(&b, "</strong> · Ciclo <strong id=\"current-cycle\" data-cycle=\"%s\">%s</strong></p>\n", s->cycle,
+                   s->cycle);
+    sim_buf_puts(&b, "<form id=\"add-form\" class=\"row\">"
+                     "<div><label for=\"code\">Código de producto</label><input id=\"code\" name=\"code\" "
+                     "autocomplete=\"off\"></div>"
+                     "<div><label for=\"qty\">Cantidad</label><input id=\"qty\" name=\"qty\" type=\"number\" min=\"1\" "
+                     "max=\"999\" value=\"1\"></div>"
+                     "<div><button id=\"add\" type=\"submit\" class=\"primary\">Agregar</button></div></form>\n"
+                     "<div id=\"add-status\" class=\"alert alert-ok\" hidden></div>\n"
+                     "<table id=\"cart\" class=\"grid\" data-loaded=\"0\"><thead><tr><th></th><th>Código</th>"
+                     "<th>Producto</th><th>Cantidad</th></tr></thead><tbody></tbody></table>\n"
+                     "<p class=\"total\">Total de unidades: <span id=\"cart-total\">0</span></p></div>\n");
     page_close(&b);
     page_send(sim, req, 200, &b);
 }

@@ -84,10 +84,10 @@ bool sim_cycle_offered(const struct sim *sim, const char *cycle)
 
 const char *sim_consultora_name(const char *code, char *buf, size_t len)
 {
-    static const char *const first[] = {"María", "Ana", "Carolina", "Francisca", "Javiera",
-                                        "Constanza", "Daniela", "Valentina", "Camila", "Paula"};
-    static const char *const last[] = {"González", "Muñoz", "Rojas", "Díaz", "Pérez",
-                                       "Soto", "Contreras", "Silva", "Martínez", "Sepúlveda"};
+    static const char *const first[] = {"María",     "Ana",     "Carolina",  "Francisca", "Javiera",
+                                        "Constanza", "Daniela", "Valentina", "Camila",    "Paula"};
+    static const char *const last[] = {"González", "Muñoz",     "Rojas", "Díaz",     "Pérez",
+                                       "Soto",     "Contreras", "Silva", "Martínez", "Sepúlveda"};
     uint64_t h = 1469598103934665603ULL;
     for (const char *c = code; *c; c++)
         h = (h ^ (unsigned char)*c) * 1099511628211ULL;
@@ -162,8 +162,7 @@ void sim_session_drop(struct sim *sim, struct sim_session *s)
 
 /* ---------------------------------------------------------------- carts */
 
-struct sim_cart *sim_cart_get(struct sim *sim, const char *consultora, const char *cycle,
-                              bool create)
+struct sim_cart *sim_cart_get(struct sim *sim, const char *consultora, const char *cycle, bool create)
 {
     char key[sizeof(((struct sim_cart *)0)->key)];
     snprintf(key, sizeof(key), "%s|%s", consultora, cycle);
@@ -427,7 +426,8 @@ static void h_cart_fill(struct http_request *req, void *user)
     if (!cJSON_IsString(c) || !sim_code_valid(c->valuestring) || !cJSON_IsString(y) ||
         !sim_code_valid(y->valuestring) || strlen(y->valuestring) >= 16 || !cJSON_IsObject(p)) {
         cJSON_Delete(in);
-        http_request_respond_error(req, 400, "expected {\"consultora\": CODE, \"cycle\": CYCLE, \"products\": {CODE: QTY}}");
+        http_request_respond_error(req, 400,
+                                   "expected {\"consultora\": CODE, \"cycle\": CYCLE, \"products\": {CODE: QTY}}");
         return;
     }
     struct sim_cart *cart = sim_cart_get(sim, c->valuestring, y->valuestring, true);
@@ -437,9 +437,9 @@ static void h_cart_fill(struct http_request *req, void *user)
         return;
     }
     const cJSON *it;
-    cJSON_ArrayForEach(it, p) {
-        if (!sim_code_valid(it->string) || !cJSON_IsNumber(it) || it->valuedouble < 0 ||
-            it->valuedouble > 1e6) {
+    cJSON_ArrayForEach(it, p)
+    {
+        if (!sim_code_valid(it->string) || !cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > 1e6) {
             cJSON_Delete(in);
             http_request_respond_error(req, 400, "bad product entry");
             return;

@@ -14,8 +14,8 @@
 
 #include "http.h"
 
-#define SIM_CODE_MAX 20     /* consultora/product codes: 1..20 of [0-9A-Za-z-] */
-#define SIM_QTY_MAX 999     /* largest quantity one addition accepts */
+#define SIM_CODE_MAX       20  /* consultora/product codes: 1..20 of [0-9A-Za-z-] */
+#define SIM_QTY_MAX        999 /* largest quantity one addition accepts */
 #define SIM_SESSION_COOKIE "GSPSESSID"
 
 struct sim_options {
@@ -48,8 +48,8 @@ struct sim_cart {
 };
 
 struct sim_stats {
-    uint64_t requests, pages, api, assets, logins, login_failures, logouts, adds, add_errors,
-        ghosts, failures, slow, overlay_clicks, sessions_expired;
+    uint64_t requests, pages, api, assets, logins, login_failures, logouts, adds, add_errors, ghosts, failures, slow,
+        overlay_clicks, sessions_expired;
 };
 
 struct sim {
@@ -71,7 +71,7 @@ void sim_free(struct sim *sim);
 
 /* Reseeds the random streams from opt.seed (used at start and by /__sim/reset). */
 void sim_reseed(struct sim *sim);
-double sim_rand_fault(struct sim *sim); /* [0,1) */
+double sim_rand_fault(struct sim *sim);                          /* [0,1) */
 unsigned sim_rand_ui(struct sim *sim, unsigned lo, unsigned hi); /* [lo,hi] */
 
 /* True when s is 1..SIM_CODE_MAX chars of [0-9A-Za-z-]. */
@@ -86,8 +86,7 @@ struct sim_session *sim_session_get(struct sim *sim, struct http_request *req, b
 struct sim_session *sim_session_create(struct sim *sim);
 void sim_session_drop(struct sim *sim, struct sim_session *s);
 
-struct sim_cart *sim_cart_get(struct sim *sim, const char *consultora, const char *cycle,
-                              bool create);
+struct sim_cart *sim_cart_get(struct sim *sim, const char *consultora, const char *cycle, bool create);
 /* Adds qty (may be negative to set via delta); returns the new quantity or < 0 on OOM. */
 long sim_cart_add(struct sim_cart *cart, const char *code, long qty);
 void sim_cart_set(struct sim_cart *cart, const char *code, long qty);
