@@ -44,7 +44,7 @@ static int str_add(struct ldr_load *ld, const char *s, size_t n, size_t *off)
 static bool str_eq(const struct ldr_load *ld, size_t off, const char *s, size_t n)
 {
     const char *a = ldr__str(ld, off);
-    return strncmp(a, s, n) == 0 && a[n] == '\0';
+    return strnlen(a, n + 1) == n && memcmp(a, s, n) == 0;
 }
 
 static uint64_t order_hash(const char *code, size_t n) { return hash_bytes(code, n, 14695981039346656037ULL); }

@@ -183,13 +183,14 @@ static void trim(const char **s, size_t *len)
     *len = n;
 }
 
-/* Collapses runs of white space (tabs and line breaks included) into one space. */
+/* Collapses runs of white space (tabs, line breaks and other control characters, NUL included)
+ * into one space. */
 static size_t squeeze(const char *s, size_t len, char *out)
 {
     size_t k = 0;
     bool sp = false;
     for (size_t i = 0; i < len; i++) {
-        if (is_space((unsigned char)s[i])) {
+        if (is_space((unsigned char)s[i]) || (unsigned char)s[i] < 0x20 || s[i] == 0x7F) {
             sp = true;
             continue;
         }
