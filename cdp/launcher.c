@@ -27,6 +27,7 @@
 
 #define PROFILE_PREFIX "gspbot-cdp-"
 #define POLL_US 10000 /* us between DevToolsActivePort / exit polls */
+#define GRACE_MS 300  /* ms given to each polite stop (Browser.close, SIGTERM) */
 
 static const char *const default_flags[] = {
     "--disable-gpu",
@@ -190,19 +191,19 @@ static bool wait_exit(struct cdp_browser *b, int ms)
 void cdp__process_stop(struct cdp_browser *b)
 {
     if (b->pid > 0) {
-        if (!wait_exit(b, 2000)) {
+        /* After Browser.close Chromium takes ~1.5 s to exit on its own; its
+         * profile is thrown away, so there is nothing to wait for. */
+        if (!wait_exit(b, GRACE_MS)) {
             kill(-b->pid, SIGTERM);
-            if (!wait_exit(b, 1000)) {
+            if (!wait_exit(b, GRACE_MS)) {
                 kill(-b->pid, SIGKILL);
                 wait_exit(b, 3000);
             }
         }
-        /* Helpers (renderers, GPU, network) share the group: make sure none stays. */
+        /* Helpers (renderers, GPU, network) share the group: make sure none
+         * stays. They are not our children: once dead, init reaps them, so
+         * there is nothing to wait for (kill(-pgid, 0) would see the zombies). */
         kill(-b->pid, SIGKILL);
-        for (int i = 0; i < 50 && kill(-b->pid, 0) == 0; i++) {
-            /* Only zombies waiting for init remain once SIGKILLed; do not wait long for them. */
-            usleep(POLL_US);
-        }
         b->pid = 0;
     }
     if (b->profile[0]) {
