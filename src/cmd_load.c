@@ -47,7 +47,7 @@ static int parse_args(int argc, char **argv, struct load_args *a)
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+", LONG, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "", LONG, NULL)) != -1) {
         switch (c) {
         case 'n':
             if (optarg[0] == '\0' || strlen(optarg) > 800) {
@@ -109,8 +109,8 @@ static void print_dry_run(const struct ldr_load *ld)
            ldr_load_name(ld), ldr_load_orders(ld), ldr_load_items(ld), ldr_load_rows(ld));
     struct ldr_order_view v;
     for (size_t i = 0; i < DRY_RUN_SHOWN && ldr_load_order(ld, i, &v) == 0; i++)
-        printf("%6zu  %-20s  %-40s  %3zu item%s  %5lld units\n", v.seq, v.consultora_code,
-               v.consultora_name ? v.consultora_name : "-", v.items, v.items == 1 ? " " : "s", v.quantity);
+        printf("%6zu  %-20s  %3zu item%s  %5lld units  %s\n", v.seq, v.consultora_code, v.items,
+               v.items == 1 ? " " : "s", v.quantity, v.consultora_name ? v.consultora_name : "-");
     if (ldr_load_orders(ld) > DRY_RUN_SHOWN)
         printf("   ... and %zu more orders\n", ldr_load_orders(ld) - DRY_RUN_SHOWN);
 }

@@ -29,18 +29,17 @@ gspbot=""
 if cmake --build "$build" -j2 --target gspbot >/dev/null 2>&1; then gspbot=$build/src/gspbot; fi
 libs=$(pkg-config --libs libpq libzip expat libcjson libcurl libcrypto)
 cc -O2 -o "$work/gen" "$here/gen.c" $(pkg-config --cflags --libs xlsxwriter)
-cc -O2 -I"$repo/loader" -o "$work/bench_load" "$here/bench_load.c" "$build/loader/libloader.a" $libs -lm
+cc -O2 -I"$repo/loader" $(pkg-config --cflags libpq) -o "$work/bench_load" "$here/bench_load.c" "$build/loader/libloader.a" $libs -lm
 
 echo "generating $rows CSV rows and $xrows XLSX rows ..." >&2
 "$work/gen" "$work" "$rows" "$xrows"
 ls -la "$work"/orders.csv "$work"/orders.xlsx >&2
 
 conn=$("$repo/scripts/pg.sh" start "$pgdir")
-n=0
 newdb() { # prints the conninfo of a fresh migrated database
-  n=$((n + 1))
-  psql "$conn" -qAtc "CREATE DATABASE bench_$n" >/dev/null
-  local db="$conn dbname=bench_$n"
+  local name="bench_$(date +%s%N)"
+  psql "$conn" -qAtc "CREATE DATABASE $name" >/dev/null
+  local db="$conn dbname=$name"
   if [ -n "$gspbot" ]; then (cd "$work" && DATABASE_URL="$db" "$gspbot" migrate >/dev/null)
   else for f in "$repo"/schema/*.sql; do psql "$db" -qAt -v ON_ERROR_STOP=1 -f "$f" >/dev/null; done; fi
   echo "$db"
