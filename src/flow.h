@@ -75,6 +75,7 @@ struct flow_step {
     char *cart;                           /* template JS returning [{code, quantity}]; NULL = no cart */
     struct flow_actions for_each_item;    /* run once per item still missing */
     struct flow_actions after_item_error; /* run after an item failed fatally */
+    int retries;                          /* re-runs in place after a transient failure; -1 = flow's */
     char path[32];
 };
 
@@ -82,6 +83,7 @@ struct flow {
     char *name;
     char *base_url;   /* template */
     int timeout_ms;   /* default action deadline; 0 = GSPBOT_TIMEOUT_MS */
+    int step_retries; /* default re-runs of a step after a transient failure (2) */
     char **block_urls;/* URL patterns blocked in the browser (Network.setBlockedURLs) */
     size_t nblock;
     struct flow_detector *errors;
@@ -133,13 +135,15 @@ enum flow_ctx {
     FLOW_CTX_TEXT, /* as is: fill values, text filters, key names */
     FLOW_CTX_CSS,  /* selectors: every ASCII character but [A-Za-z0-9_-] becomes a CSS hex escape */
     FLOW_CTX_JS,   /* JS source: \ ' " ` $ < > and control characters become \uXXXX escapes */
-    FLOW_CTX_URL   /* URLs: percent-encoded except unreserved characters */
+    FLOW_CTX_URL   /* URLs: order and item values percent-encoded except unreserved characters;
+                      configuration values (GSP_BASE_URL...) inserted as they are */
 };
 
 /* One item of an order as the engine sees it. */
 struct flow_item {
     const char *product_code;
-    int quantity; /* the quantity still to add: ${item.quantity} */
+    int quantity;      /* the quantity still to add: ${item.quantity} */
+    int cart_quantity; /* what the cart must hold once it is added: ${item.cart_quantity} */
 };
 
 /* One order as the engine sees it (borrowed strings). */
@@ -161,6 +165,11 @@ struct flow_vars {
  * "${", out of memory. */
 __attribute__((warn_unused_result)) char *flow_expand(const char *tmpl, enum flow_ctx ctx,
                                                       const struct flow_vars *vars, char *err, size_t n);
+
+/* Checks that every configuration variable the flow uses (${GSP_BASE_URL}, ${GSP_CYCLE}...) is set
+ * in cfg. Returns 0, or -1 with "GSP_CYCLE is used by steps[2].actions[0] but not set" in err. */
+__attribute__((warn_unused_result)) int flow_check_config(const struct flow *flow, const struct config *cfg,
+                                                          char *err, size_t n);
 
 /* True when the template names a secret variable (${GSP_PASSWORD}). */
 bool flow_template_has_secret(const char *tmpl);

@@ -131,7 +131,8 @@ static void check_template(struct parser *p, const char *path, const char *tmpl,
         const struct flow_var_def *v = flow__var_find(d + 2, (size_t)len);
         if (v == NULL) {
             diag(p, path, "unknown variable ${%.*s} (known: GSP_BASE_URL, GSP_USER_CODE, GSP_PASSWORD, GSP_CYCLE, "
-                          "order.consultora_code, order.consultora_name, order.id, item.product_code, item.quantity)",
+                          "order.consultora_code, order.consultora_name, order.id, item.product_code, item.quantity, "
+                          "item.cart_quantity)",
                  len > 60 ? 60 : len, d + 2);
         } else if (v->scope == FLOW_VAR_ITEM && where != IN_ITEM) {
             diag(p, path, "${%s} is only available inside for_each_item and after_item_error", v->name);
@@ -378,7 +379,8 @@ static void parse_step(struct parser *p, const cJSON *j, int index, struct flow_
         return;
     }
     check_duplicate_keys(p, path, j);
-    static const char *const KEYS[] = {"name", "skip_if", "actions", "cart", "for_each_item", "after_item_error"};
+    static const char *const KEYS[] = {"name",          "skip_if",          "actions", "cart",
+                                       "for_each_item", "after_item_error", "retries"};
     for (const cJSON *k = j->child; k != NULL; k = k->next) {
         bool known = false;
         for (size_t i = 0; i < sizeof KEYS / sizeof KEYS[0]; i++)
@@ -387,12 +389,18 @@ static void parse_step(struct parser *p, const cJSON *j, int index, struct flow_
             char kp[96];
             snprintf(kp, sizeof kp, "%s.%s", path, k->string);
             diag(p, kp, "unknown key \"%s\" (a step has name, skip_if, actions, cart, for_each_item, "
-                        "after_item_error)",
+                        "after_item_error, retries)",
                  k->string);
         }
     }
     char kp[96];
-    const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, "name");
+    st->retries = -1;
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, "retries");
+    if (o != NULL) {
+        snprintf(kp, sizeof kp, "%s.retries", path);
+        (void)get_int(p, kp, o, 0, 10, &st->retries);
+    }
+    o = cJSON_GetObjectItemCaseSensitive(j, "name");
     snprintf(kp, sizeof kp, "%s.name", path);
     if (o == NULL)
         diag(p, path, "a step needs a \"name\"");
@@ -544,9 +552,9 @@ static void parse_top(struct parser *p, const cJSON *root)
     for (const cJSON *k = root->child; k != NULL; k = k->next) {
         if (strcmp(k->string, "name") && strcmp(k->string, "base_url") && strcmp(k->string, "timeout_ms") &&
             strcmp(k->string, "block_urls") && strcmp(k->string, "errors") && strcmp(k->string, "steps") &&
-            strcmp(k->string, "description"))
+            strcmp(k->string, "description") && strcmp(k->string, "step_retries"))
             diag(p, k->string, "unknown key \"%s\" (a flow has name, description, base_url, timeout_ms, "
-                               "block_urls, errors, steps)",
+                               "step_retries, block_urls, errors, steps)",
                  k->string);
     }
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "name");
@@ -563,6 +571,9 @@ static void parse_top(struct parser *p, const cJSON *root)
     }
     if ((o = cJSON_GetObjectItemCaseSensitive(root, "timeout_ms")) != NULL)
         (void)get_int(p, "timeout_ms", o, 1, FLOW_TIMEOUT_MAX_MS, &f->timeout_ms);
+    f->step_retries = 2;
+    if ((o = cJSON_GetObjectItemCaseSensitive(root, "step_retries")) != NULL)
+        (void)get_int(p, "step_retries", o, 0, 10, &f->step_retries);
     if ((o = cJSON_GetObjectItemCaseSensitive(root, "block_urls")) != NULL) {
         if (!cJSON_IsArray(o)) {
             diag(p, "block_urls", "must be an array of URL patterns");

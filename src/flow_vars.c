@@ -19,6 +19,7 @@ static const struct flow_var_def VARS[] = {
     {"order.id", FLOW_VAR_ORDER, false},
     {"item.product_code", FLOW_VAR_ITEM, false},
     {"item.quantity", FLOW_VAR_ITEM, false},
+    {"item.cart_quantity", FLOW_VAR_ITEM, false},
 };
 
 const struct flow_var_def *flow__var_find(const char *name, size_t len)
@@ -71,7 +72,8 @@ static const char *var_value(const struct flow_var_def *d, const struct flow_var
             return NULL;
         if (strcmp(d->name, "item.product_code") == 0)
             return vars->item->product_code;
-        snprintf(buf, n, "%d", vars->item->quantity);
+        snprintf(buf, n, "%d",
+                 strcmp(d->name, "item.quantity") == 0 ? vars->item->quantity : vars->item->cart_quantity);
         return buf;
     }
     return NULL;
@@ -185,7 +187,9 @@ char *flow_expand(const char *tmpl, enum flow_ctx ctx, const struct flow_vars *v
             free(b.s);
             return NULL;
         }
-        put_escaped(&b, v, ctx);
+        // Configuration is trusted and may be a URL itself (${GSP_BASE_URL}/login): only values
+        // that come from the orders' file are percent-encoded into URLs.
+        put_escaped(&b, v, ctx == FLOW_CTX_URL && def->scope == FLOW_VAR_CONFIG ? FLOW_CTX_TEXT : ctx);
         p = end + 1;
     }
     if (b.failed) {
@@ -194,4 +198,47 @@ char *flow_expand(const char *tmpl, enum flow_ctx ctx, const struct flow_vars *v
         return NULL;
     }
     return b.s;
+}
+
+/* Expands tmpl with stand-in order and item values; fails only on configuration variables. */
+static int check_one(const char *tmpl, const char *path, const struct flow_vars *v, char *err, size_t n)
+{
+    if (tmpl == NULL)
+        return 0;
+    char why[256];
+    char *s = flow_expand(tmpl, FLOW_CTX_TEXT, v, why, sizeof why);
+    if (s == NULL) {
+        snprintf(err, n, "%s: %s", path, why);
+        return -1;
+    }
+    free(s);
+    return 0;
+}
+
+static int check_actions(const struct flow_actions *as, const struct flow_vars *v, char *err, size_t n)
+{
+    for (size_t i = 0; i < as->n; i++) {
+        const struct flow_action *a = &as->v[i];
+        if (check_one(a->target, a->path, v, err, n) || check_one(a->value, a->path, v, err, n) ||
+            check_one(a->text, a->path, v, err, n) || check_one(a->on, a->path, v, err, n))
+            return -1;
+    }
+    return 0;
+}
+
+int flow_check_config(const struct flow *flow, const struct config *cfg, char *err, size_t n)
+{
+    struct flow_order order = {.id = 1, .consultora_code = "1", .consultora_name = "x"};
+    struct flow_item item = {.product_code = "1", .quantity = 1, .cart_quantity = 1};
+    struct flow_vars v = {.cfg = cfg, .order = &order, .item = &item};
+    if (check_one(flow->base_url, "base_url", &v, err, n))
+        return -1;
+    for (size_t i = 0; i < flow->nsteps; i++) {
+        const struct flow_step *st = &flow->steps[i];
+        if (check_one(st->skip_if, st->path, &v, err, n) || check_one(st->cart, st->path, &v, err, n) ||
+            check_actions(&st->actions, &v, err, n) || check_actions(&st->for_each_item, &v, err, n) ||
+            check_actions(&st->after_item_error, &v, err, n))
+            return -1;
+    }
+    return 0;
 }

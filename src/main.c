@@ -78,11 +78,25 @@ static const struct command COMMANDS[] = {
     {"worker", cmd_worker, "worker [--concurrency N]", "run the worker pool (foreground)", ""},
     {"serve", cmd_serve, "serve [--port 8000]", "REST API and web dashboard", ""},
     {"run", cmd_run, "run FILE [--concurrency N] [--output F]", "load + start + work until done + summary", ""},
-    {"order", cmd_order, "order CONSULTORA CODE:QTY... [--flow F] [--trace DIR]",
-     "one order through the browser, no database", ""},
-    {"flow", cmd_flow, "flow check FLOW", "validate a flow file", ""},
-    {"preflight", cmd_preflight, "preflight [--consultora CODE] [--flow F]", "canary walk of the flow, up to the cart",
-     ""},
+    {"order", cmd_order, "order CONSULTORA CODE:QTY... [--flow F] [--trace DIR] [--quiet]",
+     "one order through the browser, no database",
+     "Walks the flow for one order in a local headless Chromium, printing every step and action with\n"
+     "its duration and outcome, and retries recoverable failures like a worker (backoff, a fresh\n"
+     "browser context). Exit 0 when the cart holds exactly the order, 1 when it failed, 2 bad input\n"
+     "or flow, 3 Chromium unavailable.\n"
+     "  --flow F      flow file (default GSPBOT_FLOW, else data/flows/gsp-sim.json)\n"
+     "  --trace DIR   save a screenshot after every action and DIR/index.html, a timeline that opens\n"
+     "                offline: the tool to adapt a flow to the real portal\n"
+     "  --quiet       print steps and the result, not every action\n"
+     "Example: gspbot order 12345678 80901:2 80455:1 --trace /tmp/trace\n"},
+    {"flow", cmd_flow, "flow check FLOW", "validate a flow file",
+     "Reports every unknown verb, option and variable, every bad selector, wrong type and\n"
+     "inconsistency of a flow file with its JSON path; exit 0 when the flow is valid, 2 otherwise.\n"},
+    {"preflight", cmd_preflight, "preflight [--consultora CODE] [--flow F] [--trace DIR]",
+     "canary walk of the flow, up to the cart",
+     "Walks the flow up to the cart for one known-good consultora without adding any product, and\n"
+     "reports each step's time: run it before starting a batch. Without --consultora it walks the\n"
+     "steps that need no order (the login).\n"},
     {"screenshot", cmd_screenshot, "screenshot URL -o FILE.png [--full-page] [--width W --height H]",
      "PNG screenshot of a page in headless Chromium", ""},
 };
