@@ -72,7 +72,6 @@ int cmd_screenshot(int argc, char **argv, const struct config *cfg)
     }
     const char *url = argv[optind];
 
-    lws_set_log_level(LLL_ERR | LLL_WARN, NULL); /* no libwebsockets banner on a CLI's stderr */
     struct cdp_browser *b = cdp_browser_new();
     if (!b) {
         cli_error("screenshot", "out of memory");

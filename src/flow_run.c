@@ -190,9 +190,10 @@ static void sleep_ms(long ms)
 }
 
 /* Runs one action. Returns 0, or -1 with *out set. */
-static int run_action(struct run *r, const char *step, const struct flow_action *a, const struct flow_vars *v,
-                      struct outcome *out)
+static int run_action(struct run *r, const struct flow_action *a, const struct flow_vars *v, struct outcome *out,
+                      char *desc, size_t dn)
 {
+    describe(a, a->target, a->value, desc, dn); // replaced by the values once they are known
     memset(out, 0, sizeof *out);
     out->det = -1;
     char *target = NULL, *value = NULL, *text = NULL, *on = NULL;
@@ -215,7 +216,10 @@ static int run_action(struct run *r, const char *step, const struct flow_action 
 
     int t = timeout_of(r, a);
     char what[600];
-    describe(a, target, value, what, sizeof what);
+    describe(a, target, value, what, sizeof what); // a secret value reads "***"
+    char red[600];
+    log_redact(what, red, sizeof red);
+    snprintf(desc, dn, "%s", red);
     switch (a->verb) {
     case FLOW_GOTO: {
         char url[4096];
@@ -286,12 +290,9 @@ static int run_actions(struct run *r, const char *step, const struct flow_action
         if (stop_requested(r, out))
             return -1;
         long t0 = now_ms();
-        int rc = run_action(r, step, a, v, out);
-        long ms = now_ms() - t0;
-        // Describe with the template, not the values: a trace must not hold an order's data twice,
-        // and never a secret.
         char desc[600];
-        describe(a, a->target, a->value, desc, sizeof desc);
+        int rc = run_action(r, a, v, out, desc, sizeof desc);
+        long ms = now_ms() - t0;
         struct flow_event ev = {.kind = rc ? FLOW_EV_ACTION_FAILED : FLOW_EV_ACTION_OK, .step = step, .action = desc,
                                 .ms = ms, .error = rc ? out->msg : NULL, .cls = out->cls};
         emit(r, &ev);

@@ -1,5 +1,6 @@
 /* main: the gspbot command line. Parses the global options, loads the configuration, answers
  * --help and --version, and dispatches to one cmd_NAME() per command (src/cmd_NAME.c). */
+#include <libwebsockets.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,35 +126,15 @@ static void print_command_help(const struct command *c)
         printf("\nThis command is not built yet in this version.\n");
 }
 
-void cli_error(const char *cmd, const char *fmt, ...)
+/* libwebsockets' own log lines (the CDP client and the HTTP server) go through our logger: errors
+ * and warnings always, its notices only with --verbose. */
+static void lws_log_line(int level, const char *line)
 {
-    char raw[4096], msg[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(raw, sizeof raw, fmt, ap);
-    va_end(ap);
-    log_redact(raw, msg, sizeof msg);
-    fprintf(stderr, "gspbot %s: %s\n", cmd, msg);
-}
-
-struct db *cli_db_open(const struct config *cfg)
-{
-    struct db *db = NULL;
-    if (db_open(&db, cfg->database_url) != 0) {
-        cli_error("database", "%s", db_errmsg(db));
-        db_free(db);
-        return NULL;
-    }
-    int cur = migrate_is_current(db);
-    if (cur != 1) {
-        if (cur < 0)
-            cli_error("database", "%s", db_errmsg(db));
-        else
-            cli_error("database", "the schema is not up to date: run `gspbot migrate` first");
-        db_free(db);
-        return NULL;
-    }
-    return db;
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    enum log_level l = level & LLL_ERR ? LOG_ERROR : level & LLL_WARN ? LOG_WARN : LOG_DEBUG;
+    log_msg(l, "lws", "%.*s", (int)n, line);
 }
 
 /* Removes the global options from argv wherever they stand (before a "--"). Returns the new argc,
@@ -243,6 +224,7 @@ int main(int argc, char **argv)
         return EXIT_UNAVAILABLE;
     }
     log_setup(cfg.log_format, verbose);
+    lws_set_log_level(verbose ? LLL_ERR | LLL_WARN | LLL_NOTICE : LLL_ERR | LLL_WARN, lws_log_line);
     if (log_file != NULL && log_open_file(log_file) != 0) {
         perror(log_file);
         config_cleanup(&cfg);

@@ -1,0 +1,401 @@
+/* The flow engine end to end: real headless Chromium walking the real simulator (gspbot-sim) over
+ * real HTTP with data/flows/gsp-sim.json. Every assertion reads the simulator's own state
+ * (/__sim/state): what landed in the server-side cart, how many logins, how many clicks hit the
+ * loading overlay. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "flow.h"
+#include "flow_run.h"
+#include "oneshot.h"
+#include "portal.h"
+#include "simproc.h"
+#include "trace.h"
+
+#define CYCLE "202605"
+
+static struct simproc g_sim;
+static struct config g_cfg;
+static struct flow *g_flow;
+static struct portal *g_portal; /* one browser for the whole suite, like a worker's */
+static char g_tmp[64];
+
+static int group_setup(void **state)
+{
+    (void)state;
+    snprintf(g_tmp, sizeof g_tmp, "/tmp/gspbot-e2e-XXXXXX");
+    if (mkdtemp(g_tmp) == NULL)
+        return -1;
+    const char *args[] = {"--seed", "7", NULL};
+    if (simproc_start(&g_sim, GSPBOT_SIM_PATH, args) != 0)
+        return -1;
+    struct flow_diags d = {0};
+    if (flow_load(GSPBOT_FLOW_PATH, &g_flow, &d) != 0) {
+        fprintf(stderr, "flow: %s: %s\n", d.n ? d.v[0].path : "", d.n ? d.v[0].message : "");
+        return -1;
+    }
+    static char evidence[96];
+    snprintf(evidence, sizeof evidence, "%s/evidence", g_tmp);
+    g_cfg = (struct config){.base_url = g_sim.url, .user_code = "demo", .password = "demo", .cycle = CYCLE,
+                            .flow_path = GSPBOT_FLOW_PATH, .screenshot_dir = evidence, .timeout_ms = 15000,
+                            .max_retries = 3, .retry_delay_ms = 50, .headless = true,
+                            .max_orders_per_browser = 100, .max_browser_rss_mb = 4000, .max_quantity = 999};
+    g_portal = portal_new(&g_cfg, g_flow);
+    return g_portal ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    portal_free(g_portal);
+    flow_free(g_flow);
+    int rc = simproc_stop(&g_sim);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_tmp);
+    if (system(cmd) != 0)
+        return -1;
+    return rc == 0 ? 0 : -1; // a crash or sanitizer report in the simulator fails the run
+}
+
+static int reset(void **state)
+{
+    (void)state;
+    simproc_post(&g_sim, "/__sim/config", "{\"fail_rate\": 0, \"ghost_rate\": 0, \"slow_rate\": 0}");
+    return simproc_post(&g_sim, "/__sim/reset", NULL) == 200 ? 0 : -1;
+}
+
+/* Events seen during a run, and a hook to act between steps. */
+struct watch {
+    int step_ok, step_failed, session_lost, actions;
+    const char *expire_after_step; /* POST /__sim/expire-sessions once this step succeeded */
+    bool expired;
+};
+
+static void on_event(void *arg, const struct flow_event *ev)
+{
+    struct watch *w = arg;
+    if (ev->kind == FLOW_EV_STEP_OK)
+        w->step_ok++;
+    if (ev->kind == FLOW_EV_STEP_FAILED)
+        w->step_failed++;
+    if (ev->kind == FLOW_EV_SESSION_LOST)
+        w->session_lost++;
+    if (ev->kind == FLOW_EV_ACTION_OK || ev->kind == FLOW_EV_ACTION_FAILED)
+        w->actions++;
+    if (ev->kind == FLOW_EV_STEP_OK && w->expire_after_step && !w->expired &&
+        strcmp(ev->step, w->expire_after_step) == 0) {
+        assert_int_equal(simproc_post(&g_sim, "/__sim/expire-sessions", NULL), 200);
+        w->expired = true;
+    }
+}
+
+static void items_init(struct flow_item_state *it, const char *const *codes, const int *qty, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        memset(&it[i], 0, sizeof it[i]);
+        snprintf(it[i].product_code, sizeof it[i].product_code, "%s", codes[i]);
+        it[i].quantity = qty[i];
+    }
+}
+
+/* Runs attempts like a worker does (fatal: stop; recoverable: fresh context, retry) and returns
+ * the last attempt's result code (0 complete, -1 failed) with the attempts used in *attempts. */
+static int run_order(const struct config *cfg, const char *consultora, struct flow_item_state *items, size_t n,
+                     struct watch *w, struct trace *trace, struct flow_result *res, int *attempts)
+{
+    struct portal *p = g_portal;
+    struct flow_run_opts o = {.cfg = cfg, .flow = g_flow, .evidence_dir = cfg->screenshot_dir, .trace = trace,
+                              .on_event = on_event, .event_arg = w};
+    struct flow_order order = {.id = 7, .consultora_code = consultora, .consultora_name = "Test"};
+    int rc = -1;
+    for (*attempts = 1; *attempts <= cfg->max_retries + 1; (*attempts)++) {
+        struct cdp_page *page = NULL;
+        char err[256];
+        if (portal_page(p, &page, err, sizeof err) != 0)
+            fail_msg("browser: %s", err);
+        rc = flow_run_attempt(page, &o, &order, items, n, *attempts, res);
+        if (rc == 0 || res->cls == FLOW_CLASS_FATAL)
+            break;
+        portal_after_failure(p);
+        usleep(50000);
+    }
+    // Each order starts in a fresh context (no portal session), as the assertions on logins assume.
+    portal_after_failure(p);
+    return rc;
+}
+
+static void assert_no_overlay_clicks(void) { assert_int_equal(simproc_stat(&g_sim, "overlay_clicks"), 0); }
+
+static void test_normal_order_lands_exactly_in_the_cart(void **state)
+{
+    (void)state;
+    const char *codes[] = {"80901", "80455", "12345"};
+    int qty[] = {2, 1, 7};
+    struct flow_item_state it[3];
+    items_init(it, codes, qty, 3);
+    struct watch w = {0};
+    struct flow_result res;
+    int attempts;
+    assert_int_equal(run_order(&g_cfg, "12345678", it, 3, &w, NULL, &res, &attempts), 0);
+    assert_int_equal(attempts, 1);
+    assert_string_equal(res.step, "products_added");
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(simproc_cart_qty(&g_sim, "12345678", CYCLE, codes[i]), qty[i]);
+        assert_string_equal(it[i].outcome, "added");
+    }
+    assert_int_equal(simproc_stat(&g_sim, "adds"), 3);
+    assert_int_equal(simproc_stat(&g_sim, "logins"), 1);
+    assert_no_overlay_clicks();
+}
+
+static void test_unknown_product_is_not_found_others_added_no_retry(void **state)
+{
+    (void)state;
+    const char *codes[] = {"80901", "12399", "44498", "80455"};
+    int qty[] = {2, 1, 1, 3};
+    struct flow_item_state it[4];
+    items_init(it, codes, qty, 4);
+    struct watch w = {0};
+    struct flow_result res;
+    int attempts;
+    assert_int_equal(run_order(&g_cfg, "23456789", it, 4, &w, NULL, &res, &attempts), -1);
+    assert_int_equal(res.cls, FLOW_CLASS_FATAL);
+    assert_int_equal(attempts, 1); // fatal: no retry
+    assert_string_equal(it[0].outcome, "added");
+    assert_string_equal(it[1].outcome, "not_found");
+    assert_non_null(strstr(it[1].message, "12399 no existe"));
+    assert_string_equal(it[2].outcome, "no_stock");
+    assert_non_null(strstr(it[2].message, "sin stock"));
+    assert_string_equal(it[3].outcome, "added");
+    assert_non_null(strstr(res.error, "12399 not_found"));
+    assert_int_equal(simproc_cart_qty(&g_sim, "23456789", CYCLE, "80901"), 2);
+    assert_int_equal(simproc_cart_qty(&g_sim, "23456789", CYCLE, "80455"), 3);
+    assert_int_equal(simproc_cart_qty(&g_sim, "23456789", CYCLE, "12399"), 0);
+    assert_int_equal(simproc_stat(&g_sim, "logins"), 1);
+    // Evidence of the failed attempt: screenshot, HTML, console errors.
+    char path[256];
+    struct stat sb;
+    for (int i = 0; i < 3; i++) {
+        static const char *const ext[] = {"png", "html", "console.txt"};
+        snprintf(path, sizeof path, "%s.%s", res.evidence, ext[i]);
+        if (stat(path, &sb) != 0)
+            fail_msg("missing evidence %s", path);
+    }
+    assert_non_null(strstr(res.evidence, "order-7-23456789-a1-products_added"));
+    assert_no_overlay_clicks();
+}
+
+static void test_consultora_starting_99_fails_fatal_at_its_step(void **state)
+{
+    (void)state;
+    const char *codes[] = {"80901"};
+    int qty[] = {1};
+    struct flow_item_state it[1];
+    items_init(it, codes, qty, 1);
+    struct watch w = {0};
+    struct flow_result res;
+    int attempts;
+    assert_int_equal(run_order(&g_cfg, "99000001", it, 1, &w, NULL, &res, &attempts), -1);
+    assert_int_equal(res.cls, FLOW_CLASS_FATAL);
+    assert_int_equal(attempts, 1);
+    assert_string_equal(res.failed_step, "consultora_selected");
+    assert_string_equal(res.step, "login_ok");
+    assert_non_null(strstr(res.error, "La consultora 99000001 no existe"));
+    assert_int_equal(simproc_stat(&g_sim, "adds"), 0);
+}
+
+static void test_cart_holding_half_receives_only_the_rest(void **state)
+{
+    (void)state;
+    assert_int_equal(simproc_post(&g_sim, "/__sim/cart",
+                                  "{\"consultora\": \"34567890\", \"cycle\": \"" CYCLE
+                                  "\", \"products\": {\"80901\": 2, \"80455\": 3}}"),
+                     200);
+    const char *codes[] = {"80901", "80455", "70000"};
+    int qty[] = {4, 6, 2};
+    struct flow_item_state it[3];
+    items_init(it, codes, qty, 3);
+    struct watch w = {0};
+    struct flow_result res;
+    int attempts;
+    assert_int_equal(run_order(&g_cfg, "34567890", it, 3, &w, NULL, &res, &attempts), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(simproc_cart_qty(&g_sim, "34567890", CYCLE, codes[i]), qty[i]);
+    assert_int_equal(it[0].in_cart, 2);
+    assert_int_equal(it[1].in_cart, 3);
+    assert_int_equal(simproc_stat(&g_sim, "adds"), 3); // 80901 +2, 80455 +3, 70000 +2
+}
+
+static void test_cart_holding_more_than_the_order_fails_fatal_and_removes_nothing(void **state)
+{
+    (void)state;
+    assert_int_equal(simproc_post(&g_sim, "/__sim/cart",
+                                  "{\"consultora\": \"45678901\", \"cycle\": \"" CYCLE
+                                  "\", \"products\": {\"80901\": 5, \"55555\": 1}}"),
+                     200);
+    const char *codes[] = {"80901", "80455"};
+    int qty[] = {2, 1};
+    struct flow_item_state it[2];
+    items_init(it, codes, qty, 2);
+    struct watch w = {0};
+    struct flow_result res;
+    int attempts;
+    assert_int_equal(run_order(&g_cfg, "45678901", it, 2, &w, NULL, &res, &attempts), -1);
+    assert_int_equal(res.cls, FLOW_CLASS_FATAL);
+    assert_non_null(strstr(res.error, "80901: cart 5, order 2"));
+    assert_non_null(strstr(res.error, "55555: cart 1, order 0"));
+    assert_int_equal(simproc_cart_qty(&g_sim, "45678901", CYCLE, "80901"), 5);
+    assert_int_equal(simproc_cart_qty(&g_sim, "45678901", CYCLE, "55555"), 1);
+    assert_int_equal(simproc_stat(&g_sim, "adds"), 0);
+}
+
+/* Several orders under a fault; each must end with its cart exactly as ordered. */
+static void orders_under_fault(const char *config_json, struct config *cfg, const char *prefix, int orders,
+                               long *fault_count, const char *fault_stat)
+{
+    assert_int_equal(simproc_post(&g_sim, "/__sim/config", config_json), 200);
+    const char *codes[] = {"80901", "80455", "70001"};
+    int qty[] = {2, 1, 3};
+    for (int o = 0; o < orders; o++) {
+        char consultora[32];
+        snprintf(consultora, sizeof consultora, "%s%02d", prefix, o);
+        struct flow_item_state it[3];
+        items_init(it, codes, qty, 3);
+        struct watch w = {0};
+        struct flow_result res;
+        int attempts;
+        int rc = run_order(cfg, consultora, it, 3, &w, NULL, &res, &attempts);
+        if (rc != 0)
+            fail_msg("order %s did not complete in %d attempts: %s", consultora, attempts, res.error);
+        for (int i = 0; i < 3; i++) {
+            long q = simproc_cart_qty(&g_sim, consultora, CYCLE, codes[i]);
+            if (q != qty[i])
+                fail_msg("order %s: product %s: cart %ld, ordered %d", consultora, codes[i], q, qty[i]);
+        }
+    }
+    *fault_count = simproc_stat(&g_sim, fault_stat);
+}
+
+static void test_ghost_additions_never_double_the_cart(void **state)
+{
+    (void)state;
+    struct config cfg = g_cfg;
+    cfg.max_retries = 10;
+    long ghosts;
+    orders_under_fault("{\"ghost_rate\": 0.3}", &cfg, "560000", 4, &ghosts, "ghosts");
+    assert_true(ghosts > 0); // the fault really happened
+    assert_no_overlay_clicks();
+}
+
+static void test_fail_rate_orders_complete_within_retries_and_exact(void **state)
+{
+    (void)state;
+    struct config cfg = g_cfg;
+    cfg.max_retries = 25;
+    long failures;
+    orders_under_fault("{\"fail_rate\": 0.3}", &cfg, "570000", 2, &failures, "failures");
+    assert_true(failures > 0);
+    assert_no_overlay_clicks();
+}
+
+static void test_expired_session_between_steps_logs_in_again_and_finishes(void **state)
+{
+    (void)state;
+    const char *codes[] = {"80901", "80455"};
+    int qty[] = {1, 2};
+    struct flow_item_state it[2];
+    items_init(it, codes, qty, 2);
+    struct watch w = {.expire_after_step = "cycle_selected"};
+    struct flow_result res;
+    int attempts;
+    assert_int_equal(run_order(&g_cfg, "67890123", it, 2, &w, NULL, &res, &attempts), 0);
+    assert_true(w.expired);
+    assert_int_equal(w.session_lost, 1);
+    assert_int_equal(attempts, 1); // handled inside the attempt, without waiting
+    assert_int_equal(simproc_stat(&g_sim, "logins"), 2);
+    assert_int_equal(simproc_cart_qty(&g_sim, "67890123", CYCLE, "80901"), 1);
+    assert_int_equal(simproc_cart_qty(&g_sim, "67890123", CYCLE, "80455"), 2);
+}
+
+static void test_trace_writes_a_timeline_whose_every_image_exists(void **state)
+{
+    (void)state;
+    char dir[128], err[128];
+    snprintf(dir, sizeof dir, "%s/trace", g_tmp);
+    struct trace *t = trace_new(dir, err, sizeof err);
+    assert_non_null(t);
+    const char *codes[] = {"80901"};
+    int qty[] = {1};
+    struct flow_item_state it[1];
+    items_init(it, codes, qty, 1);
+    struct watch w = {0};
+    struct flow_result res;
+    int attempts;
+    assert_int_equal(run_order(&g_cfg, "78901234", it, 1, &w, t, &res, &attempts), 0);
+    trace_free(t);
+    char path[192];
+    snprintf(path, sizeof path, "%s/index.html", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char html[1 << 20];
+    size_t n = fread(html, 1, sizeof html - 1, f);
+    fclose(f);
+    html[n] = '\0';
+    assert_null(strstr(html, "demo\"")); // the password's value never appears; its action says ***
+    assert_non_null(strstr(html, "fill #password = ***"));
+    assert_non_null(strstr(html, "fill #code = 80901")); // actual values, so staff see what was typed
+    int images = 0;
+    for (const char *p = strstr(html, "<img src=\""); p != NULL; p = strstr(p + 1, "<img src=\"")) {
+        char name[32];
+        assert_int_equal(sscanf(p + 10, "%31[^\"]", name), 1);
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        f = fopen(path, "rb");
+        if (f == NULL)
+            fail_msg("trace image %s missing", path);
+        unsigned char sig[8] = {0};
+        assert_int_equal(fread(sig, 1, 8, f), 8);
+        fclose(f);
+        assert_memory_equal(sig, "\x89PNG\r\n\x1a\n", 8);
+        images++;
+    }
+    assert_int_equal(images, w.actions); // one screenshot per action
+    assert_true(images >= 20);
+}
+
+static void test_preflight_walks_to_the_cart_and_adds_nothing(void **state)
+{
+    (void)state;
+    struct oneshot_opts o = {.stop_before_step = "", .quiet = true};
+    struct flow_order order = {.id = 0, .consultora_code = "89012345", .consultora_name = ""};
+    assert_int_equal(oneshot_run(&g_cfg, &o, &order, NULL, 0), 0);
+    assert_int_equal(simproc_stat(&g_sim, "adds"), 0);
+    assert_int_equal(simproc_stat(&g_sim, "logins"), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_normal_order_lands_exactly_in_the_cart, reset),
+        cmocka_unit_test_setup(test_unknown_product_is_not_found_others_added_no_retry, reset),
+        cmocka_unit_test_setup(test_consultora_starting_99_fails_fatal_at_its_step, reset),
+        cmocka_unit_test_setup(test_cart_holding_half_receives_only_the_rest, reset),
+        cmocka_unit_test_setup(test_cart_holding_more_than_the_order_fails_fatal_and_removes_nothing, reset),
+        cmocka_unit_test_setup(test_ghost_additions_never_double_the_cart, reset),
+        cmocka_unit_test_setup(test_fail_rate_orders_complete_within_retries_and_exact, reset),
+        cmocka_unit_test_setup(test_expired_session_between_steps_logs_in_again_and_finishes, reset),
+        cmocka_unit_test_setup(test_trace_writes_a_timeline_whose_every_image_exists, reset),
+        cmocka_unit_test_setup(test_preflight_walks_to_the_cart_and_adds_nothing, reset),
+    };
+    return cmocka_run_group_tests_name("flow_e2e", tests, group_setup, group_teardown);
+}
