@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's "run it" command: installs what is missing, builds gspbot, starts a private
 # PostgreSQL under .gspbot/ (kept between runs, ignored by git), migrates, and runs the main job.
-# Each capability that lands extends this walk; today: migrate, load the sample orders, status.
+# The walk: migrate, load the sample orders, status, start the portal simulator, the preflight
+# canary, and one order of the sample through real headless Chromium (with a trace).
 #
 #   scripts/demo.sh          run the demo
 #   scripts/demo.sh stop     stop the private PostgreSQL (and anything else the demo started)
@@ -21,7 +22,7 @@ bash scripts/deps.sh
 echo "demo: building (build-demo/)"
 cmake -S . -B build-demo -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$state/configure.log" 2>&1 ||
   { cat "$state/configure.log"; exit 1; }
-cmake --build build-demo -j"$(nproc)" --target gspbot >"$state/build.log" 2>&1 ||
+cmake --build build-demo -j"$(nproc)" --target gspbot gspbot-sim >"$state/build.log" 2>&1 ||
   { grep -E -A5 'error' "$state/build.log" | head -60; exit 1; }
 G="$root/build-demo/src/gspbot"
 
@@ -32,11 +33,36 @@ echo "demo: PostgreSQL running ($DATABASE_URL); stop it with: scripts/demo.sh st
 
 echo; echo "\$ gspbot migrate"
 "$G" migrate
-if "$G" load --help >/dev/null 2>&1 && [ -f data/sample_orders.csv ] && "$G" load --help | grep -qv 'not built'; then
-  echo; echo "\$ gspbot load data/sample_orders.csv --allow-duplicate"
-  "$G" load data/sample_orders.csv --allow-duplicate || true
-fi
+echo; echo "\$ gspbot load data/sample_orders.csv --allow-duplicate"
+"$G" load data/sample_orders.csv --allow-duplicate
 echo; echo "\$ gspbot status"
 "$G" status
+
+# The portal simulator on a free loopback port; stopped when the demo ends.
+sim_pid=""
+trap '[ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null; true' EXIT
+# The simulator and gspbot both take the password from the environment (never from arguments).
+export GSP_USER_CODE=supervisora GSP_PASSWORD=demo-Natura-2026 GSP_CYCLE=202605
+"$root/build-demo/tests/sim/gspbot-sim" --port 0 --seed 1 --user "$GSP_USER_CODE" >"$state/sim.out" 2>"$state/sim.log" &
+sim_pid=$!
+for _ in $(seq 50); do grep -q listening "$state/sim.out" 2>/dev/null && break; sleep 0.1; done
+export GSP_BASE_URL
+GSP_BASE_URL=$(awk '/listening on/ {print $3; exit}' "$state/sim.out")
+[ -n "$GSP_BASE_URL" ] || { echo "demo: the simulator did not start"; cat "$state/sim.log"; exit 1; }
+echo; echo "demo: portal simulator at $GSP_BASE_URL"
+
+# The sample's largest order (the first with the most rows): its consultora and products.
+read -r consultora items < <(awk -F, 'NR > 1 && $1 != "" { if (!($1 in n)) order[++k] = $1; n[$1]++; it[$1] = it[$1] " " $3 ":" $4 }
+  END { best = order[1]; for (i = 1; i <= k; i++) if (n[order[i]] > n[best]) best = order[i]; print best, it[best] }' \
+  data/sample_orders.csv)
+echo; echo "\$ gspbot preflight --consultora $consultora"
+"$G" preflight --consultora "$consultora"
+echo; echo "\$ gspbot order $consultora $items --trace .gspbot/trace"
+rc=0
+"$G" order "$consultora" $items --trace "$state/trace" || rc=$?
+echo; echo "demo: the simulator's cart now holds:"
+curl -s "$GSP_BASE_URL/__sim/state" | grep -o '"carts":{[^}]*}}' || true
 echo
-echo "demo: done. Try: DATABASE_URL='$DATABASE_URL' $G status 1"
+echo "demo: done (order exit code $rc). Open $state/trace/index.html for the step-by-step timeline."
+echo "Try: DATABASE_URL='$DATABASE_URL' $G status 1"
+exit $rc

@@ -56,7 +56,7 @@ static const struct command COMMANDS[] = {
      "Reads a CSV, XLSX or JSON file (or an http(s) URL), validates every row, groups rows into one\n"
      "order per consultora and stores them as a new batch (status pending). All or nothing: on any\n"
      "error every problem is listed with its place and nothing is written.\n"
-     "  --name N           batch name (default: the file name)\n"
+     "  --name N           batch name (default: the JSON's \"name\", else the file name)\n"
      "  --sheet S          XLSX sheet to read (default: the first)\n"
      "  --dry-run          validate and print what would be loaded; write nothing\n"
      "  --skip-invalid     drop every order that has an invalid row (listed), load the rest\n"

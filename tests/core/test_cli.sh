@@ -56,6 +56,31 @@ check status_one_batch 0 '2/3 orders' -- "$G" status 1
 check status_json 0 '"failed":[[:space:]]*1' -- "$G" status 1 --json
 check status_list 0 'campaña' -- "$G" status
 
+# Browser commands: usage errors, configuration errors and the flow checker's exit codes.
+flow="$(dirname "$0")/../../data/flows/gsp-sim.json"
+check flow_check_shipped_flow_ok 0 'ok: flow "gsp-sim", 5 steps' -- "$G" flow check "$flow"
+printf '{"steps": [{"name": "a", "actions": [{"clik": "#x"}, {"click": "#a["}]}]}' > bad-flow.json
+check flow_check_lists_every_problem 2 'steps\[0\]\.actions\[1\]\.click: bad selector' -- "$G" flow check bad-flow.json
+check flow_check_counts_problems 2 'bad-flow.json: 2 problems' -- "$G" flow check bad-flow.json
+check flow_check_needs_a_file 2 'needs a FLOW file' -- "$G" flow check
+check order_needs_products 2 'usage: gspbot order CONSULTORA CODE:QTY' -- "$G" order 12345678
+check order_rejects_bad_consultora 2 'consultora "12 34" is not 1-20 characters' -- "$G" order "12 34" 1:1
+check order_rejects_bad_quantity 2 'quantity "dos" is not a whole number in 1..999' -- "$G" order 1234 80901:dos
+check order_rejects_zero_quantity 2 'quantity "0" is not a whole number' -- "$G" order 1234 80901:0
+check order_without_base_url_is_config_error 3 'GSP_BASE_URL\} is not configured' -- env -u GSP_BASE_URL "$G" order 1234 80901:1
+check order_with_invalid_flow_exit_2 2 'bad selector' -- "$G" order 1234 80901:1 --flow bad-flow.json
+check preflight_rejects_arguments 2 'unexpected argument' -- "$G" preflight now
+printf '<html><body style="margin:0;background:#3a6"><h1>hola</h1></body></html>' > page.html
+check screenshot_writes_png 0 '' -- "$G" screenshot "file://$work/page.html" -o shot.png --width 400 --height 300
+if [ "$(head -c 8 shot.png | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] &&
+   [ "$(od -An -tu1 -j16 -N8 shot.png | tr -s ' ')" = " 0 0 1 144 0 0 1 44" ]; then
+  pass=$((pass + 1)); echo "ok   screenshot_is_a_400x300_png"
+else
+  fail=$((fail + 1)); echo "FAIL screenshot_is_a_400x300_png"
+fi
+check screenshot_needs_output 2 '' -- "$G" screenshot "file://$work/page.html"
+check screenshot_unreachable_page_fails 1 'Page.navigate: net::ERR_CONNECTION_REFUSED' -- "$G" screenshot http://127.0.0.1:59999/ -o x.png
+
 # The password and the token: set, used by a verbose run with a log file, never printed.
 export GSP_PASSWORD='Pw-9f8e7d6c' GSPBOT_API_TOKEN='Tk-1a2b3c4d'
 out=$("$G" --verbose --log-file "$work/log.txt" status 1 2>&1; GSPBOT_CONCURRENCY="$GSP_PASSWORD" "$G" status 2>&1)
