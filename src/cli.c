@@ -39,4 +39,3 @@ struct db *cli_db_open(const struct config *cfg)
     }
     return db;
 }
-

@@ -39,9 +39,12 @@ struct load_args {
 static int parse_args(int argc, char **argv, struct load_args *a)
 {
     static const struct option LONG[] = {
-        {"name", required_argument, NULL, 'n'},      {"sheet", required_argument, NULL, 's'},
-        {"dry-run", no_argument, NULL, 'd'},         {"skip-invalid", no_argument, NULL, 'k'},
-        {"allow-duplicate", no_argument, NULL, 'a'}, {"json", no_argument, NULL, 'j'},
+        {"name", required_argument, NULL, 'n'},
+        {"sheet", required_argument, NULL, 's'},
+        {"dry-run", no_argument, NULL, 'd'},
+        {"skip-invalid", no_argument, NULL, 'k'},
+        {"allow-duplicate", no_argument, NULL, 'a'},
+        {"json", no_argument, NULL, 'j'},
         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -95,8 +98,9 @@ static void print_json(const struct ldr_load *ld, long long batch_id)
 {
     char *s = ldr_load_summary_json(ld, batch_id);
     if (s == NULL) {
-        fputs("{\"batch_id\": null, \"errors\": [{\"place\": \"\", \"column\": null, \"message\": \"out of memory\"}]}\n",
-              stdout);
+        fputs(
+            "{\"batch_id\": null, \"errors\": [{\"place\": \"\", \"column\": null, \"message\": \"out of memory\"}]}\n",
+            stdout);
         return;
     }
     puts(s);

@@ -38,9 +38,7 @@ int cmd_order(int argc, char **argv, const struct config *cfg)
         case 'f': o.flow_path = optarg; break;
         case 't': o.trace_dir = optarg; break;
         case 'q': o.quiet = true; break;
-        case ':':
-            cli_error("order", "%s needs a value", argv[optind - 1]);
-            return EXIT_USAGE;
+        case ':': cli_error("order", "%s needs a value", argv[optind - 1]); return EXIT_USAGE;
         default:
             cli_error("order", "unknown option \"%s\" (see gspbot order --help)", argv[optind - 1]);
             return EXIT_USAGE;
@@ -68,8 +66,7 @@ int cmd_order(int argc, char **argv, const struct config *cfg)
         memcpy(code, argv[i], len);
         code[len] = '\0';
         if (!valid_code(code)) {
-            cli_error("order", "%s: product code \"%s\" is not 1-20 characters of 0-9, A-Z, a-z and -", argv[i],
-                      code);
+            cli_error("order", "%s: product code \"%s\" is not 1-20 characters of 0-9, A-Z, a-z and -", argv[i], code);
             return EXIT_USAGE;
         }
         char *end;

@@ -8,7 +8,10 @@
 #include "cli.h"
 #include "oneshot.h"
 
-static bool uses_order(const char *tmpl) { return tmpl != NULL && strstr(tmpl, "${order.") != NULL; }
+static bool uses_order(const char *tmpl)
+{
+    return tmpl != NULL && strstr(tmpl, "${order.") != NULL;
+}
 
 static bool actions_use_order(const struct flow_actions *as)
 {
@@ -24,8 +27,7 @@ static const char *first_step_needing_an_order(const struct flow *f)
 {
     for (size_t i = 0; i < f->nsteps; i++) {
         const struct flow_step *s = &f->steps[i];
-        if (uses_order(s->skip_if) || uses_order(s->cart) || actions_use_order(&s->actions) ||
-            s->for_each_item.n > 0)
+        if (uses_order(s->skip_if) || uses_order(s->cart) || actions_use_order(&s->actions) || s->for_each_item.n > 0)
             return s->name;
     }
     return NULL;

@@ -20,11 +20,12 @@
 
 static void screenshot_usage(FILE *f)
 {
-    fprintf(f, "usage: gspbot screenshot URL -o FILE.png [--full-page] [--width W --height H]\n"
-               "  -o, --output FILE   PNG file to write (required)\n"
-               "  --full-page         capture the whole scrollable page, not only the viewport\n"
-               "  --width W           viewport width in CSS pixels (default %d)\n"
-               "  --height H          viewport height in CSS pixels (default %d)\n",
+    fprintf(f,
+            "usage: gspbot screenshot URL -o FILE.png [--full-page] [--width W --height H]\n"
+            "  -o, --output FILE   PNG file to write (required)\n"
+            "  --full-page         capture the whole scrollable page, not only the viewport\n"
+            "  --width W           viewport width in CSS pixels (default %d)\n"
+            "  --height H          viewport height in CSS pixels (default %d)\n",
             SHOT_DEFAULT_W, SHOT_DEFAULT_H);
 }
 

@@ -12,7 +12,7 @@
 #include "db.h"
 #include "stats.h"
 
-#define STATUS_LIST_MAX 50    /* batches listed without BATCH */
+#define STATUS_LIST_MAX   50 /* batches listed without BATCH */
 #define WATCH_INTERVAL_MS 2000
 
 static volatile sig_atomic_t g_interrupted;

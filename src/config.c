@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #define ENV_FILE_MAX_LINES 1000
-#define ENV_LINE_MAX 4096      /* bytes of one .env line */
-#define PASSWORD_FILE_MAX 4096 /* bytes of a password file */
+#define ENV_LINE_MAX       4096 /* bytes of one .env line */
+#define PASSWORD_FILE_MAX  4096 /* bytes of a password file */
 
 #ifndef GSPBOT_DATADIR
 #define GSPBOT_DATADIR "/usr/share/gspbot"
@@ -201,8 +201,7 @@ static int get_string(struct config *cfg, const struct env_file *ef, const char 
     return 0;
 }
 
-static int get_int(struct config *cfg, const struct env_file *ef, const char *key, int def, int min, int max,
-                   int *out)
+static int get_int(struct config *cfg, const struct env_file *ef, const char *key, int def, int min, int max, int *out)
 {
     struct source s = lookup(ef, key);
     *out = def;
@@ -378,7 +377,7 @@ void config_cleanup(struct config *cfg)
         explicit_bzero(cfg->password, strlen(cfg->password));
     if (cfg->api_token != NULL)
         explicit_bzero(cfg->api_token, strlen(cfg->api_token));
-    char **strs[] = {&cfg->database_url, &cfg->base_url,      &cfg->user_code, &cfg->password,     &cfg->cycle,
+    char **strs[] = {&cfg->database_url, &cfg->base_url,       &cfg->user_code, &cfg->password,     &cfg->cycle,
                      &cfg->flow_path,    &cfg->screenshot_dir, &cfg->api_token, &cfg->chromium_path};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);

@@ -13,15 +13,15 @@
 
 struct config {
     /* Strings are owned by the config (config_cleanup frees them); NULL when unset. */
-    char *database_url;  /* DATABASE_URL: libpq conninfo or URI; NULL = libpq defaults (PG* vars) */
-    char *base_url;      /* GSP_BASE_URL: the portal */
-    char *user_code;     /* GSP_USER_CODE */
-    char *password;      /* GSP_PASSWORD or GSP_PASSWORD_FILE's contents; secret */
-    char *cycle;         /* GSP_CYCLE: campaign cycle */
-    char *flow_path;     /* GSPBOT_FLOW; default: the shipped data/flows/gsp-sim.json */
-    char *screenshot_dir;/* GSPBOT_SCREENSHOT_DIR (default "evidence") */
-    char *api_token;     /* GSPBOT_API_TOKEN; secret */
-    char *chromium_path; /* CHROMIUM_PATH; NULL = search the usual places */
+    char *database_url;         /* DATABASE_URL: libpq conninfo or URI; NULL = libpq defaults (PG* vars) */
+    char *base_url;             /* GSP_BASE_URL: the portal */
+    char *user_code;            /* GSP_USER_CODE */
+    char *password;             /* GSP_PASSWORD or GSP_PASSWORD_FILE's contents; secret */
+    char *cycle;                /* GSP_CYCLE: campaign cycle */
+    char *flow_path;            /* GSPBOT_FLOW; default: the shipped data/flows/gsp-sim.json */
+    char *screenshot_dir;       /* GSPBOT_SCREENSHOT_DIR (default "evidence") */
+    char *api_token;            /* GSPBOT_API_TOKEN; secret */
+    char *chromium_path;        /* CHROMIUM_PATH; NULL = search the usual places */
     int concurrency;            /* GSPBOT_CONCURRENCY (3), 1..64 workers */
     int max_retries;            /* GSPBOT_MAX_RETRIES (3), 0..20 */
     int retry_delay_ms;         /* GSPBOT_RETRY_DELAY_MS (2000): base of base * 2^attempt, ms */

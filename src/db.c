@@ -63,9 +63,15 @@ void db_free(struct db *db)
     free(db);
 }
 
-PGconn *db_conn(struct db *db) { return db->conn; }
+PGconn *db_conn(struct db *db)
+{
+    return db->conn;
+}
 
-const char *db_errmsg(const struct db *db) { return db ? db->err : "out of memory"; }
+const char *db_errmsg(const struct db *db)
+{
+    return db ? db->err : "out of memory";
+}
 
 int db_exec(struct db *db, const char *what, const char *sql)
 {

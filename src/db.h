@@ -35,7 +35,7 @@ __attribute__((warn_unused_result)) int db_exec(struct db *db, const char *what,
 /* Runs a parameterised statement (text parameters, NULL = SQL NULL). Returns the result, owned
  * by the caller (PQclear), when its status is COMMAND_OK or TUPLES_OK; else NULL with db_errmsg
  * set to "<what>: <server message>". */
-__attribute__((warn_unused_result)) PGresult *db_query(struct db *db, const char *what, const char *sql,
-                                                       int nparams, const char *const *params);
+__attribute__((warn_unused_result)) PGresult *db_query(struct db *db, const char *what, const char *sql, int nparams,
+                                                       const char *const *params);
 
 #endif

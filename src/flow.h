@@ -62,8 +62,8 @@ struct flow_detector {
     char *selector; /* plain CSS (no variables) */
     char *text;     /* NULL = any text */
     enum flow_class cls;
-    char *outcome;  /* what it means for an item ("not_found"); NULL = "failed" */
-    char **steps;   /* step names it applies in; NULL/0 = every step */
+    char *outcome; /* what it means for an item ("not_found"); NULL = "failed" */
+    char **steps;  /* step names it applies in; NULL/0 = every step */
     size_t nsteps;
     char path[48];
 };
@@ -81,16 +81,16 @@ struct flow_step {
 
 struct flow {
     char *name;
-    char *base_url;   /* template */
-    int timeout_ms;   /* default action deadline; 0 = GSPBOT_TIMEOUT_MS */
-    int step_retries; /* default re-runs of a step after a transient failure (2) */
-    char **block_urls;/* URL patterns blocked in the browser (Network.setBlockedURLs) */
+    char *base_url;    /* template */
+    int timeout_ms;    /* default action deadline; 0 = GSPBOT_TIMEOUT_MS */
+    int step_retries;  /* default re-runs of a step after a transient failure (2) */
+    char **block_urls; /* URL patterns blocked in the browser (Network.setBlockedURLs) */
     size_t nblock;
     struct flow_detector *errors;
     size_t nerrors;
     struct flow_step *steps;
     size_t nsteps;
-    char *source;     /* the file it came from */
+    char *source; /* the file it came from */
 };
 
 /* One problem found in a flow file: where (JSON path) and what. */
@@ -163,13 +163,13 @@ struct flow_vars {
 /* Returns a new string (caller frees) with every ${NAME} of `tmpl` replaced by its value escaped
  * for `ctx`, or NULL with the reason in err (size n): an unknown or unset variable, an unclosed
  * "${", out of memory. */
-__attribute__((warn_unused_result)) char *flow_expand(const char *tmpl, enum flow_ctx ctx,
-                                                      const struct flow_vars *vars, char *err, size_t n);
+__attribute__((warn_unused_result)) char *flow_expand(const char *tmpl, enum flow_ctx ctx, const struct flow_vars *vars,
+                                                      char *err, size_t n);
 
 /* Checks that every configuration variable the flow uses (${GSP_BASE_URL}, ${GSP_CYCLE}...) is set
  * in cfg. Returns 0, or -1 with "GSP_CYCLE is used by steps[2].actions[0] but not set" in err. */
-__attribute__((warn_unused_result)) int flow_check_config(const struct flow *flow, const struct config *cfg,
-                                                          char *err, size_t n);
+__attribute__((warn_unused_result)) int flow_check_config(const struct flow *flow, const struct config *cfg, char *err,
+                                                          size_t n);
 
 /* True when the template names a secret variable (${GSP_PASSWORD}). */
 bool flow_template_has_secret(const char *tmpl);

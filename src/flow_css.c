@@ -13,9 +13,15 @@ static bool ident_start(unsigned char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '-' || c == '\\' || c >= 0x80;
 }
 
-static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+}
 
-static bool is_combinator(char c) { return c == '>' || c == '+' || c == '~' || c == ','; }
+static bool is_combinator(char c)
+{
+    return c == '>' || c == '+' || c == '~' || c == ',';
+}
 
 bool flow_css_check(const char *sel, char *why, size_t n)
 {

@@ -11,14 +11,13 @@
 #include "flow.h"
 #include "flow_internal.h"
 
-#define FLOW_FILE_MAX (4 * 1024 * 1024) /* bytes; a flow is a page of JSON */
-#define FLOW_DIAGS_MAX 200
+#define FLOW_FILE_MAX       (4 * 1024 * 1024) /* bytes; a flow is a page of JSON */
+#define FLOW_DIAGS_MAX      200
 #define FLOW_TIMEOUT_MAX_MS 3600000
-#define FLOW_SLEEP_MAX_MS 600000
+#define FLOW_SLEEP_MAX_MS   600000
 
-const char *const FLOW_VERB_NAMES[FLOW_VERB_COUNT] = {"goto", "click",    "fill",       "select",
-                                                      "press", "wait_for", "wait_url",   "eval",
-                                                      "screenshot", "sleep_ms"};
+const char *const FLOW_VERB_NAMES[FLOW_VERB_COUNT] = {"goto",     "click",    "fill", "select",     "press",
+                                                      "wait_for", "wait_url", "eval", "screenshot", "sleep_ms"};
 
 const char *flow_class_name(enum flow_class c)
 {
@@ -44,8 +43,8 @@ enum {
 static const struct {
     const char *name;
     unsigned bit;
-} OPTIONS[] = {{"timeout_ms", OPT_TIMEOUT}, {"text", OPT_TEXT},     {"optional", OPT_OPTIONAL}, {"value", OPT_VALUE},
-               {"secret", OPT_SECRET},      {"on", OPT_ON},         {"state", OPT_STATE}};
+} OPTIONS[] = {{"timeout_ms", OPT_TIMEOUT}, {"text", OPT_TEXT}, {"optional", OPT_OPTIONAL}, {"value", OPT_VALUE},
+               {"secret", OPT_SECRET},      {"on", OPT_ON},     {"state", OPT_STATE}};
 
 static const unsigned VERB_OPTIONS[FLOW_VERB_COUNT] = {
     [FLOW_GOTO] = OPT_TIMEOUT | OPT_OPTIONAL,
@@ -62,9 +61,9 @@ static const unsigned VERB_OPTIONS[FLOW_VERB_COUNT] = {
 
 /* Where a template is, for the scope rules of its variables. */
 enum tmpl_where {
-    IN_FLOW,  /* base_url: configuration only */
-    IN_STEP,  /* actions, skip_if, cart: configuration and order */
-    IN_ITEM   /* for_each_item, after_item_error: everything */
+    IN_FLOW, /* base_url: configuration only */
+    IN_STEP, /* actions, skip_if, cart: configuration and order */
+    IN_ITEM  /* for_each_item, after_item_error: everything */
 };
 
 struct parser {
@@ -118,8 +117,7 @@ static const char *type_name(const cJSON *j)
 }
 
 /* Checks a template's variables: known, in scope, secret only where allowed. */
-static void check_template(struct parser *p, const char *path, const char *tmpl, enum tmpl_where where,
-                           bool secret_ok)
+static void check_template(struct parser *p, const char *path, const char *tmpl, enum tmpl_where where, bool secret_ok)
 {
     for (const char *d = strstr(tmpl, "${"); d != NULL; d = strstr(d + 2, "${")) {
         const char *end = strchr(d + 2, '}');
@@ -130,9 +128,10 @@ static void check_template(struct parser *p, const char *path, const char *tmpl,
         int len = (int)(end - d - 2);
         const struct flow_var_def *v = flow__var_find(d + 2, (size_t)len);
         if (v == NULL) {
-            diag(p, path, "unknown variable ${%.*s} (known: GSP_BASE_URL, GSP_USER_CODE, GSP_PASSWORD, GSP_CYCLE, "
-                          "order.consultora_code, order.consultora_name, order.id, item.product_code, item.quantity, "
-                          "item.cart_quantity)",
+            diag(p, path,
+                 "unknown variable ${%.*s} (known: GSP_BASE_URL, GSP_USER_CODE, GSP_PASSWORD, GSP_CYCLE, "
+                 "order.consultora_code, order.consultora_name, order.id, item.product_code, item.quantity, "
+                 "item.cart_quantity)",
                  len > 60 ? 60 : len, d + 2);
         } else if (v->scope == FLOW_VAR_ITEM && where != IN_ITEM) {
             diag(p, path, "${%s} is only available inside for_each_item and after_item_error", v->name);
@@ -251,9 +250,10 @@ static void parse_action(struct parser *p, const cJSON *j, const char *path, enu
         snprintf(kp, sizeof kp, "%s.%s", path, k->string);
         if (bit == 0) {
             unknown_key = true;
-            diag(p, kp, "unknown verb or option \"%s\" (verbs: goto, click, fill, select, press, wait_for, "
-                        "wait_url, eval, screenshot, sleep_ms; options: timeout_ms, text, optional, value, secret, "
-                        "on, state)",
+            diag(p, kp,
+                 "unknown verb or option \"%s\" (verbs: goto, click, fill, select, press, wait_for, "
+                 "wait_url, eval, screenshot, sleep_ms; options: timeout_ms, text, optional, value, secret, "
+                 "on, state)",
                  k->string);
         } else if (verb != NULL && (VERB_OPTIONS[a->verb] & bit) == 0) {
             diag(p, kp, "option \"%s\" does not apply to %s", k->string, FLOW_VERB_NAMES[a->verb]);
@@ -262,8 +262,9 @@ static void parse_action(struct parser *p, const cJSON *j, const char *path, enu
     if (verb == NULL && unknown_key)
         return; // the unknown key was most likely the verb, misspelt: said once is enough
     if (verb == NULL) {
-        diag(p, path, "no verb (one of goto, click, fill, select, press, wait_for, wait_url, eval, screenshot, "
-                      "sleep_ms)");
+        diag(p, path,
+             "no verb (one of goto, click, fill, select, press, wait_for, wait_url, eval, screenshot, "
+             "sleep_ms)");
         return;
     }
     char vp[160];
@@ -388,8 +389,9 @@ static void parse_step(struct parser *p, const cJSON *j, int index, struct flow_
         if (!known) {
             char kp[96];
             snprintf(kp, sizeof kp, "%s.%s", path, k->string);
-            diag(p, kp, "unknown key \"%s\" (a step has name, skip_if, actions, cart, for_each_item, "
-                        "after_item_error, retries)",
+            diag(p, kp,
+                 "unknown key \"%s\" (a step has name, skip_if, actions, cart, for_each_item, "
+                 "after_item_error, retries)",
                  k->string);
         }
     }
@@ -553,8 +555,9 @@ static void parse_top(struct parser *p, const cJSON *root)
         if (strcmp(k->string, "name") && strcmp(k->string, "base_url") && strcmp(k->string, "timeout_ms") &&
             strcmp(k->string, "block_urls") && strcmp(k->string, "errors") && strcmp(k->string, "steps") &&
             strcmp(k->string, "description") && strcmp(k->string, "step_retries"))
-            diag(p, k->string, "unknown key \"%s\" (a flow has name, description, base_url, timeout_ms, "
-                               "step_retries, block_urls, errors, steps)",
+            diag(p, k->string,
+                 "unknown key \"%s\" (a flow has name, description, base_url, timeout_ms, "
+                 "step_retries, block_urls, errors, steps)",
                  k->string);
     }
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "name");
@@ -619,13 +622,13 @@ static void parse_top(struct parser *p, const cJSON *root)
     for (size_t a = 0; a < f->nsteps; a++)
         for (size_t b = a + 1; b < f->nsteps; b++)
             if (f->steps[a].name && f->steps[b].name && strcmp(f->steps[a].name, f->steps[b].name) == 0)
-                diag(p, f->steps[b].path, "step name \"%s\" is already used by %s", f->steps[b].name,
-                     f->steps[a].path);
+                diag(p, f->steps[b].path, "step name \"%s\" is already used by %s", f->steps[b].name, f->steps[a].path);
     for (size_t d = 0; d < f->nerrors; d++) {
         for (size_t k = 0; k < f->errors[d].nsteps; k++) {
             bool found = false;
             for (size_t s = 0; s < f->nsteps; s++)
-                found |= f->steps[s].name && f->errors[d].steps[k] && strcmp(f->steps[s].name, f->errors[d].steps[k]) == 0;
+                found |=
+                    f->steps[s].name && f->errors[d].steps[k] && strcmp(f->steps[s].name, f->errors[d].steps[k]) == 0;
             if (!found && f->errors[d].steps[k] != NULL) {
                 char dp[96];
                 snprintf(dp, sizeof dp, "%s.steps[%zu]", f->errors[d].path, k);

@@ -15,12 +15,12 @@
 #include "log.h"
 #include "trace.h"
 
-#define FLOW_MAX_GUARDS 64
+#define FLOW_MAX_GUARDS          64
 #define FLOW_EVIDENCE_TIMEOUT_MS 10000 /* screenshots and HTML of a failed attempt */
-#define FLOW_CART_TIMEOUT_MS 10000     /* reading the cart */
-#define FLOW_SKIP_CHECK_MS 1           /* skip_if is a look, not a wait */
-#define FLOW_BACKOFF_CAP_MS 300000
-#define FLOW_STEP_RETRY_MS 250 /* pause before re-running a step, times the try number */
+#define FLOW_CART_TIMEOUT_MS     10000 /* reading the cart */
+#define FLOW_SKIP_CHECK_MS       1     /* skip_if is a look, not a wait */
+#define FLOW_BACKOFF_CAP_MS      300000
+#define FLOW_STEP_RETRY_MS       250 /* pause before re-running a step, times the try number */
 
 struct run {
     struct cdp_page *page;
@@ -293,8 +293,12 @@ static int run_actions(struct run *r, const char *step, const struct flow_action
         char desc[600];
         int rc = run_action(r, a, v, out, desc, sizeof desc);
         long ms = now_ms() - t0;
-        struct flow_event ev = {.kind = rc ? FLOW_EV_ACTION_FAILED : FLOW_EV_ACTION_OK, .step = step, .action = desc,
-                                .ms = ms, .error = rc ? out->msg : NULL, .cls = out->cls};
+        struct flow_event ev = {.kind = rc ? FLOW_EV_ACTION_FAILED : FLOW_EV_ACTION_OK,
+                                .step = step,
+                                .action = desc,
+                                .ms = ms,
+                                .error = rc ? out->msg : NULL,
+                                .cls = out->cls};
         emit(r, &ev);
         if (r->o->trace != NULL) {
             const char *shot = trace_next_shot(r->o->trace);
@@ -474,8 +478,7 @@ static int run_items(struct run *r, const struct flow_step *st, struct outcome *
         // off, and they are armed again for the next item.
         struct outcome cleanup = {.det = -1};
         if (cdp_page_set_guards(r->page, NULL, 0) != 0 ||
-            (run_actions(r, st->name, &st->after_item_error, &v, &cleanup) != 0 &&
-             cleanup.cls != FLOW_CLASS_FATAL) ||
+            (run_actions(r, st->name, &st->after_item_error, &v, &cleanup) != 0 && cleanup.cls != FLOW_CLASS_FATAL) ||
             set_guards(r, st->name, &cleanup) != 0) {
             if (cleanup.cls == FLOW_CLASS_NONE) {
                 cleanup.cls = FLOW_CLASS_RECOVERABLE;
@@ -515,8 +518,8 @@ static int run_items(struct run *r, const struct flow_step *st, struct outcome *
             const struct flow_item_state *it = &r->items[i];
             size_t len = strlen(list);
             if (item_failed(it) && len + 8 < sizeof list)
-                snprintf(list + len, sizeof list - len, "%s%s %s (%s)", len ? "; " : "", it->product_code,
-                         it->outcome, it->message);
+                snprintf(list + len, sizeof list - len, "%s%s %s (%s)", len ? "; " : "", it->product_code, it->outcome,
+                         it->message);
         }
         if (list[0] != '\0') {
             out->cls = FLOW_CLASS_FATAL;
@@ -627,8 +630,11 @@ static int walk(struct run *r, struct outcome *out, const char **failed_step)
             rc = run_actions(r, st->name, &st->actions, &v, out);
             if (rc == 0 && st->for_each_item.n > 0)
                 rc = run_items(r, st, out);
-            struct flow_event ev = {.kind = rc ? FLOW_EV_STEP_FAILED : FLOW_EV_STEP_OK, .step = st->name,
-                                    .ms = now_ms() - t0, .error = rc ? out->msg : NULL, .cls = out->cls};
+            struct flow_event ev = {.kind = rc ? FLOW_EV_STEP_FAILED : FLOW_EV_STEP_OK,
+                                    .step = st->name,
+                                    .ms = now_ms() - t0,
+                                    .error = rc ? out->msg : NULL,
+                                    .cls = out->cls};
             emit(r, &ev);
             // A transient failure (an error page, HTTP 5xx, a network error) re-runs the step in
             // place, session kept: steps start at their own page, and a cart step re-reads the
@@ -649,8 +655,8 @@ int flow_run_attempt(struct cdp_page *page, const struct flow_run_opts *opts, co
                      struct flow_item_state *items, size_t nitems, int attempt, struct flow_result *res)
 {
     memset(res, 0, sizeof *res);
-    struct run r = {.page = page, .o = opts, .order = order, .items = items, .nitems = nitems,
-                    .attempt = attempt, .res = res};
+    struct run r = {
+        .page = page, .o = opts, .order = order, .items = items, .nitems = nitems, .attempt = attempt, .res = res};
     long t0 = now_ms();
     struct outcome out = {.det = -1};
     for (size_t i = 0; i < nitems; i++)
@@ -677,8 +683,8 @@ int flow_run_attempt(struct cdp_page *page, const struct flow_run_opts *opts, co
             break;
         // The portal session is gone: start again from the first step, whose skip_if no longer holds.
         restarts++;
-        struct flow_event ev = {.kind = FLOW_EV_SESSION_LOST, .step = failed_step, .error = out.msg,
-                                .cls = FLOW_CLASS_SESSION};
+        struct flow_event ev = {
+            .kind = FLOW_EV_SESSION_LOST, .step = failed_step, .error = out.msg, .cls = FLOW_CLASS_SESSION};
         emit(&r, &ev);
     }
     res->ms = now_ms() - t0;

@@ -26,10 +26,10 @@ struct trace;
 /* One item of the order and what became of it (caller-owned, updated by the engine). */
 struct flow_item_state {
     char product_code[21];
-    int quantity;                     /* wanted in the cart, in total */
-    int in_cart;                      /* found in the cart when last read */
-    char outcome[FLOW_OUTCOME_MAX];   /* "pending", "added", "already_in_cart", "not_found", "failed", ... */
-    char message[FLOW_MESSAGE_MAX];   /* the portal's message for a failed item */
+    int quantity;                   /* wanted in the cart, in total */
+    int in_cart;                    /* found in the cart when last read */
+    char outcome[FLOW_OUTCOME_MAX]; /* "pending", "added", "already_in_cart", "not_found", "failed", ... */
+    char message[FLOW_MESSAGE_MAX]; /* the portal's message for a failed item */
 };
 
 /* What the engine reports as it goes (for printing, order_logs and traces). */
@@ -56,28 +56,28 @@ struct flow_event {
 typedef void (*flow_event_cb)(void *arg, const struct flow_event *ev);
 
 struct flow_run_opts {
-    const struct config *cfg;  /* borrowed: variables, default timeout */
-    const struct flow *flow;   /* borrowed */
-    const char *evidence_dir;  /* failed attempts save PNG, HTML, console errors here; NULL = none */
-    struct trace *trace;       /* --trace: a screenshot after every action; NULL = none */
-    flow_event_cb on_event;    /* may be NULL */
+    const struct config *cfg; /* borrowed: variables, default timeout */
+    const struct flow *flow;  /* borrowed */
+    const char *evidence_dir; /* failed attempts save PNG, HTML, console errors here; NULL = none */
+    struct trace *trace;      /* --trace: a screenshot after every action; NULL = none */
+    flow_event_cb on_event;   /* may be NULL */
     void *event_arg;
-    const char *stop_before_step; /* preflight: stop (successfully) before the step with this name,
-                                     or before the first step that has for_each_item when "" */
-    int max_session_restarts;  /* session errors absorbed per attempt; <= 0: 2 */
+    const char *stop_before_step;         /* preflight: stop (successfully) before the step with this name,
+                                             or before the first step that has for_each_item when "" */
+    int max_session_restarts;             /* session errors absorbed per attempt; <= 0: 2 */
     bool (*should_stop)(void *event_arg); /* asked before every step and action; true stops the
                                              attempt (res->stopped); NULL = never */
 };
 
 /* The result of one attempt. */
 struct flow_result {
-    enum flow_class cls;             /* FLOW_CLASS_NONE on success */
-    char step[65];                   /* the last step that succeeded (or was skipped) */
-    char failed_step[65];            /* the step that failed; "" on success */
-    char error[FLOW_MESSAGE_MAX];    /* what failed and why (secrets redacted) */
-    char evidence[4096];             /* base path of the evidence files ("" when none was saved) */
-    long ms;                         /* duration of the attempt */
-    bool stopped;                    /* should_stop() ended it; no evidence was saved */
+    enum flow_class cls;          /* FLOW_CLASS_NONE on success */
+    char step[65];                /* the last step that succeeded (or was skipped) */
+    char failed_step[65];         /* the step that failed; "" on success */
+    char error[FLOW_MESSAGE_MAX]; /* what failed and why (secrets redacted) */
+    char evidence[4096];          /* base path of the evidence files ("" when none was saved) */
+    long ms;                      /* duration of the attempt */
+    bool stopped;                 /* should_stop() ended it; no evidence was saved */
 };
 
 /* Page options (timeouts, blocked URLs, slow-mo) for running `flow` with `cfg`. */

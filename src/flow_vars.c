@@ -127,9 +127,7 @@ static void put_escaped(struct sbuf *b, const char *v, enum flow_ctx ctx)
     for (const unsigned char *p = (const unsigned char *)v; *p != '\0'; p++) {
         unsigned char c = *p;
         switch (ctx) {
-        case FLOW_CTX_TEXT:
-            sb_put(b, (const char *)p, 1);
-            break;
+        case FLOW_CTX_TEXT: sb_put(b, (const char *)p, 1); break;
         case FLOW_CTX_CSS:
             // A hex escape followed by a space is valid both inside a quoted string and in an
             // identifier; non-ASCII bytes (UTF-8) are legal as they are.

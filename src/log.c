@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #define LOG_MAX_SECRETS 8
-#define LOG_LINE_MAX 8192 /* bytes of one message; longer ones are cut */
+#define LOG_LINE_MAX    8192 /* bytes of one message; longer ones are cut */
 
 static struct {
     enum log_format format;

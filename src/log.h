@@ -25,8 +25,7 @@ void log_add_secret(const char *secret);
 void log_shutdown(void);
 
 /* Writes one line: time, level, component (a short name such as "migrate"), message. */
-void log_msg(enum log_level level, const char *component, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void log_msg(enum log_level level, const char *component, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Copies `in` to `out` (size n, always NUL-terminated) with every registered secret replaced by
  * "***". Used by the logger and by anything else that writes user-visible text from input that
@@ -34,8 +33,8 @@ void log_msg(enum log_level level, const char *component, const char *fmt, ...)
 void log_redact(const char *in, char *out, size_t n);
 
 #define log_debug(comp, ...) log_msg(LOG_DEBUG, comp, __VA_ARGS__)
-#define log_info(comp, ...) log_msg(LOG_INFO, comp, __VA_ARGS__)
-#define log_warn(comp, ...) log_msg(LOG_WARN, comp, __VA_ARGS__)
+#define log_info(comp, ...)  log_msg(LOG_INFO, comp, __VA_ARGS__)
+#define log_warn(comp, ...)  log_msg(LOG_WARN, comp, __VA_ARGS__)
 #define log_error(comp, ...) log_msg(LOG_ERROR, comp, __VA_ARGS__)
 
 #endif

@@ -50,8 +50,7 @@ static const struct command COMMANDS[] = {
     {"migrate", cmd_migrate, "migrate", "apply the schema migrations (idempotent)",
      "Applies the SQL migrations compiled into gspbot, in order, each in its own transaction, under an\n"
      "advisory lock (two migrate runs at once are safe). Prints what it applied, or \"up to date\".\n"},
-    {"load", cmd_load,
-     "load FILE|URL [--name N] [--sheet S] [--dry-run] [--skip-invalid] [--allow-duplicate] [--json]",
+    {"load", cmd_load, "load FILE|URL [--name N] [--sheet S] [--dry-run] [--skip-invalid] [--allow-duplicate] [--json]",
      "validate a CSV/XLSX/JSON file and store it as a batch of orders",
      "Reads a CSV, XLSX or JSON file (or an http(s) URL), validates every row, groups rows into one\n"
      "order per consultora and stores them as a new batch (status pending). All or nothing: on any\n"
@@ -109,8 +108,7 @@ static void print_usage(FILE *f)
     fprintf(f, "gspbot %s: bulk order entry into a web portal through headless Chromium\n\n", GSPBOT_VERSION);
     fprintf(f, "usage: gspbot [--verbose] [--log-file FILE] COMMAND [ARGS]\n\ncommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-12s %s%s\n", COMMANDS[i].name, COMMANDS[i].summary,
-                COMMANDS[i].fn ? "" : " (not built yet)");
+        fprintf(f, "  %-12s %s%s\n", COMMANDS[i].name, COMMANDS[i].summary, COMMANDS[i].fn ? "" : " (not built yet)");
     fprintf(f, "\n`gspbot COMMAND --help` describes a command. Configuration: environment, then ./.env\n"
                "(see README.md). Exit codes: 0 ok, 1 some orders failed, 2 bad usage or input,\n"
                "3 configuration/database/browser unavailable, 130 interrupted.\n");

@@ -10,11 +10,10 @@
 // Key of the session advisory lock serialising concurrent `migrate` runs ("gspbot" in ASCII).
 #define MIGRATE_LOCK_KEY "109427217444980"
 
-static const char CREATE_TABLE[] =
-    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-    " name text PRIMARY KEY,"
-    " sha256 text NOT NULL,"
-    " applied_at timestamptz NOT NULL DEFAULT now())";
+static const char CREATE_TABLE[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                   " name text PRIMARY KEY,"
+                                   " sha256 text NOT NULL,"
+                                   " applied_at timestamptz NOT NULL DEFAULT now())";
 
 // name without ".sql", for messages and the table.
 static void migration_name(const struct embedded_file *f, char *out, size_t n)

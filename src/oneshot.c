@@ -53,8 +53,7 @@ static void print_event(void *arg, const struct flow_event *ev)
                ev->item->message[0] ? ": " : "", ev->item->message);
         break;
     case FLOW_EV_SESSION_LOST:
-        printf("%-20s session lost (%s): starting again from the first step\n", ev->step,
-               ev->error ? ev->error : "");
+        printf("%-20s session lost (%s): starting again from the first step\n", ev->step, ev->error ? ev->error : "");
         break;
     }
     fflush(stdout);
@@ -105,8 +104,13 @@ int oneshot_run(const struct config *cfg, const struct oneshot_opts *o, const st
     srand((unsigned)time(NULL) ^ (unsigned)order->id);
 
     struct printer pr = {.quiet = o->quiet};
-    struct flow_run_opts ro = {.cfg = cfg, .flow = flow, .evidence_dir = cfg->screenshot_dir, .trace = trace,
-                               .on_event = print_event, .event_arg = &pr, .should_stop = should_stop,
+    struct flow_run_opts ro = {.cfg = cfg,
+                               .flow = flow,
+                               .evidence_dir = cfg->screenshot_dir,
+                               .trace = trace,
+                               .on_event = print_event,
+                               .event_arg = &pr,
+                               .should_stop = should_stop,
                                .stop_before_step = o->stop_before_step};
     struct flow_result res = {0};
     int rc = EXIT_SOME_FAILED, attempts = cfg->max_retries + 1, recoverable_failures = 0;

@@ -154,7 +154,10 @@ void portal_order_done(struct portal *p)
     }
 }
 
-int portal_launches(const struct portal *p) { return p->launches; }
+int portal_launches(const struct portal *p)
+{
+    return p->launches;
+}
 
 void portal_free(struct portal *p)
 {

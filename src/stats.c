@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const ORDER_STATUS_NAMES[ORDER_STATUS_COUNT] = {
-    "pending", "queued", "in_progress", "retrying", "completed", "failed", "cancelled"};
+const char *const ORDER_STATUS_NAMES[ORDER_STATUS_COUNT] = {"pending",   "queued", "in_progress", "retrying",
+                                                            "completed", "failed", "cancelled"};
 
 // Counts per status plus the number finished within the rate window, for the batches asked.
 static const char STATS_SQL[] =

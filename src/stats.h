@@ -9,15 +9,21 @@
 #include "db.h"
 
 enum order_status {
-    ORDER_PENDING, ORDER_QUEUED, ORDER_IN_PROGRESS, ORDER_RETRYING, ORDER_COMPLETED, ORDER_FAILED,
-    ORDER_CANCELLED, ORDER_STATUS_COUNT
+    ORDER_PENDING,
+    ORDER_QUEUED,
+    ORDER_IN_PROGRESS,
+    ORDER_RETRYING,
+    ORDER_COMPLETED,
+    ORDER_FAILED,
+    ORDER_CANCELLED,
+    ORDER_STATUS_COUNT
 };
 
 /* The status names as stored in orders.status, indexed by enum order_status. */
 extern const char *const ORDER_STATUS_NAMES[ORDER_STATUS_COUNT];
 
-#define STATS_RATE_WINDOW_S 300   /* throughput is measured over the last 5 minutes */
-#define STATS_RATE_MIN_WINDOW_S 10 /* below 10 s of history the rate is unknown */
+#define STATS_RATE_WINDOW_S     300 /* throughput is measured over the last 5 minutes */
+#define STATS_RATE_MIN_WINDOW_S 10  /* below 10 s of history the rate is unknown */
 
 struct batch_stats {
     long long id;
@@ -26,9 +32,9 @@ struct batch_stats {
     char created_at[40];
     long counts[ORDER_STATUS_COUNT];
     long total;
-    long finished;        /* completed + failed + cancelled */
-    double rate_per_min;  /* orders finished per minute over the window; 0 when none */
-    double eta_s;         /* seconds until the rest is finished at that rate; -1 unknown */
+    long finished;       /* completed + failed + cancelled */
+    double rate_per_min; /* orders finished per minute over the window; 0 when none */
+    double eta_s;        /* seconds until the rest is finished at that rate; -1 unknown */
 };
 
 /* Reads one batch's figures into *out. Returns 1 found, 0 no such batch, -1 database error

@@ -65,7 +65,10 @@ struct trace *trace_new(const char *dir, char *err, size_t n)
     return t;
 }
 
-const char *trace_dir(const struct trace *t) { return t->dir; }
+const char *trace_dir(const struct trace *t)
+{
+    return t->dir;
+}
 
 const char *trace_next_shot(struct trace *t)
 {

@@ -4,24 +4,31 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <cmocka.h>
+
 #include "config.h"
 #include "log.h"
 
 static char g_dir[64];
 
-static const char *const VARS[] = {
-    "DATABASE_URL", "GSP_BASE_URL", "GSP_USER_CODE", "GSP_PASSWORD", "GSP_PASSWORD_FILE", "GSP_CYCLE",
-    "GSPBOT_FLOW", "GSPBOT_CONCURRENCY", "GSPBOT_MAX_RETRIES", "GSPBOT_RETRY_DELAY_MS", "GSPBOT_TIMEOUT_MS",
-    "GSPBOT_SLOW_MO_MS", "GSPBOT_HEADLESS", "GSPBOT_MAX_ORDERS_PER_BROWSER", "GSPBOT_SCREENSHOT_DIR",
-    "GSPBOT_MAX_SESSIONS", "GSPBOT_API_TOKEN", "CHROMIUM_PATH", "GSPBOT_LOG_FORMAT", "GSPBOT_MAX_FILE_MB",
-    "GSPBOT_MAX_QUANTITY", "GSPBOT_MAX_BROWSER_RSS_MB", "GSPBOT_EVIDENCE_DAYS", "GSPBOT_PORT"};
+static const char *const VARS[] = {"DATABASE_URL",          "GSP_BASE_URL",
+                                   "GSP_USER_CODE",         "GSP_PASSWORD",
+                                   "GSP_PASSWORD_FILE",     "GSP_CYCLE",
+                                   "GSPBOT_FLOW",           "GSPBOT_CONCURRENCY",
+                                   "GSPBOT_MAX_RETRIES",    "GSPBOT_RETRY_DELAY_MS",
+                                   "GSPBOT_TIMEOUT_MS",     "GSPBOT_SLOW_MO_MS",
+                                   "GSPBOT_HEADLESS",       "GSPBOT_MAX_ORDERS_PER_BROWSER",
+                                   "GSPBOT_SCREENSHOT_DIR", "GSPBOT_MAX_SESSIONS",
+                                   "GSPBOT_API_TOKEN",      "CHROMIUM_PATH",
+                                   "GSPBOT_LOG_FORMAT",     "GSPBOT_MAX_FILE_MB",
+                                   "GSPBOT_MAX_QUANTITY",   "GSPBOT_MAX_BROWSER_RSS_MB",
+                                   "GSPBOT_EVIDENCE_DAYS",  "GSPBOT_PORT"};
 
 static int setup(void **state)
 {
@@ -89,8 +96,8 @@ static void test_environment_wins_over_env_file_which_wins_over_default(void **s
     setenv("GSPBOT_CONCURRENCY", "9", 1);
     struct config c;
     assert_int_equal(config_load(&c, env), 0);
-    assert_int_equal(c.concurrency, 9);  /* environment */
-    assert_int_equal(c.max_retries, 7);  /* .env */
+    assert_int_equal(c.concurrency, 9);    /* environment */
+    assert_int_equal(c.max_retries, 7);    /* .env */
     assert_int_equal(c.timeout_ms, 60000); /* default */
     assert_string_equal(c.cycle, "2026 C05");
     assert_string_equal(c.user_code, "ab#c");
@@ -118,7 +125,8 @@ static void test_each_bad_value_has_a_clear_message(void **state)
         {"GSPBOT_CONCURRENCY", "abc", "GSPBOT_CONCURRENCY (environment): \"abc\" is not a whole number"},
         {"GSPBOT_CONCURRENCY", "0", "GSPBOT_CONCURRENCY (environment): 0 is out of range 1..64"},
         {"GSPBOT_CONCURRENCY", "3x", "GSPBOT_CONCURRENCY (environment): \"3x\" is not a whole number"},
-        {"GSPBOT_TIMEOUT_MS", "99999999999", "GSPBOT_TIMEOUT_MS (environment): 99999999999 is out of range 100..3600000"},
+        {"GSPBOT_TIMEOUT_MS", "99999999999",
+         "GSPBOT_TIMEOUT_MS (environment): 99999999999 is out of range 100..3600000"},
         {"GSPBOT_MAX_RETRIES", "-1", "GSPBOT_MAX_RETRIES (environment): -1 is out of range 0..20"},
         {"GSPBOT_HEADLESS", "maybe", "GSPBOT_HEADLESS (environment): \"maybe\" is not true or false"},
         {"GSPBOT_LOG_FORMAT", "xml", "GSPBOT_LOG_FORMAT (environment): \"xml\" is not text or json"},

@@ -3,13 +3,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 #include "db.h"
 #include "embedded.h"
@@ -80,9 +81,8 @@ static void test_migrate_refuses_a_changed_migration(void **state)
     (void)state;
     char *ci = testdb_create_migrated("migchg");
     char err[512];
-    assert_int_equal(testdb_exec(ci, "UPDATE schema_migrations SET sha256 = 'x' WHERE name = '001_init'", err,
-                                 sizeof err),
-                     0);
+    assert_int_equal(
+        testdb_exec(ci, "UPDATE schema_migrations SET sha256 = 'x' WHERE name = '001_init'", err, sizeof err), 0);
     struct migrate_report rep;
     assert_int_equal(migrate_once(ci, &rep, err, sizeof err), -1);
     assert_non_null(strstr(err, "migration 001_init was changed after it was applied"));
@@ -135,14 +135,14 @@ static void test_constraints_reject_invalid_states(void **state)
         {"INSERT INTO batches (name, source_sha256) VALUES ('x', 'abc')", "batches_source_sha256_check"},
         {"INSERT INTO orders (batch_id, seq, consultora_code, status) VALUES (1, 2, 'C2', 'bogus')",
          "orders_status_check"},
-        {"INSERT INTO orders (batch_id, seq, consultora_code) VALUES (1, 2, 'C1')", "orders_batch_id_consultora_code_key"},
+        {"INSERT INTO orders (batch_id, seq, consultora_code) VALUES (1, 2, 'C1')",
+         "orders_batch_id_consultora_code_key"},
         {"INSERT INTO orders (batch_id, seq, consultora_code) VALUES (1, 2, 'bad code!')",
          "orders_consultora_code_check"},
         {"INSERT INTO orders (batch_id, seq, consultora_code) VALUES (99, 2, 'C3')", "orders_batch_id_fkey"},
         {"INSERT INTO orders (batch_id, seq, consultora_code, status) VALUES (1, 2, 'C3', 'in_progress')",
          "orders_check"},
-        {"INSERT INTO orders (batch_id, seq, consultora_code, status) VALUES (1, 2, 'C3', 'retrying')",
-         "orders_check"},
+        {"INSERT INTO orders (batch_id, seq, consultora_code, status) VALUES (1, 2, 'C3', 'retrying')", "orders_check"},
         {"INSERT INTO orders (batch_id, seq, consultora_code, attempts) VALUES (1, 2, 'C3', -1)",
          "orders_attempts_check"},
         {"INSERT INTO order_items (order_id, product_code, quantity) VALUES (1, 'P1', 0)",

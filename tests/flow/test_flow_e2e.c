@@ -6,7 +6,6 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 
 #include <dirent.h>
 #include <stdio.h>
@@ -14,6 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 #include "config.h"
 #include "flow.h"
@@ -47,10 +48,19 @@ static int group_setup(void **state)
     }
     static char evidence[96];
     snprintf(evidence, sizeof evidence, "%s/evidence", g_tmp);
-    g_cfg = (struct config){.base_url = g_sim.url, .user_code = "demo", .password = "demo", .cycle = CYCLE,
-                            .flow_path = GSPBOT_FLOW_PATH, .screenshot_dir = evidence, .timeout_ms = 15000,
-                            .max_retries = 3, .retry_delay_ms = 50, .headless = true,
-                            .max_orders_per_browser = 100, .max_browser_rss_mb = 4000, .max_quantity = 999};
+    g_cfg = (struct config){.base_url = g_sim.url,
+                            .user_code = "demo",
+                            .password = "demo",
+                            .cycle = CYCLE,
+                            .flow_path = GSPBOT_FLOW_PATH,
+                            .screenshot_dir = evidence,
+                            .timeout_ms = 15000,
+                            .max_retries = 3,
+                            .retry_delay_ms = 50,
+                            .headless = true,
+                            .max_orders_per_browser = 100,
+                            .max_browser_rss_mb = 4000,
+                            .max_quantity = 999};
     g_portal = portal_new(&g_cfg, g_flow);
     return g_portal ? 0 : -1;
 }
@@ -115,8 +125,12 @@ static int run_order(const struct config *cfg, const char *consultora, struct fl
                      struct watch *w, struct trace *trace, struct flow_result *res, int *attempts)
 {
     struct portal *p = g_portal;
-    struct flow_run_opts o = {.cfg = cfg, .flow = g_flow, .evidence_dir = cfg->screenshot_dir, .trace = trace,
-                              .on_event = on_event, .event_arg = w};
+    struct flow_run_opts o = {.cfg = cfg,
+                              .flow = g_flow,
+                              .evidence_dir = cfg->screenshot_dir,
+                              .trace = trace,
+                              .on_event = on_event,
+                              .event_arg = w};
     struct flow_order order = {.id = 7, .consultora_code = consultora, .consultora_name = "Test"};
     int rc = -1;
     for (*attempts = 1; *attempts <= cfg->max_retries + 1; (*attempts)++) {
@@ -135,7 +149,10 @@ static int run_order(const struct config *cfg, const char *consultora, struct fl
     return rc;
 }
 
-static void assert_no_overlay_clicks(void) { assert_int_equal(simproc_stat(&g_sim, "overlay_clicks"), 0); }
+static void assert_no_overlay_clicks(void)
+{
+    assert_int_equal(simproc_stat(&g_sim, "overlay_clicks"), 0);
+}
 
 static void test_normal_order_lands_exactly_in_the_cart(void **state)
 {

@@ -4,11 +4,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h>
 
 #include "config.h"
 #include "flow.h"
@@ -134,9 +135,9 @@ static void test_flow_check_catches_structural_mistakes(void **state)
         {"{\"steps\": [{\"name\": \"a\", \"actions\": []}, {\"name\": \"a\", \"actions\": []}]}", "steps[1]",
          "already used by steps[0]"},
         {"{\"steps\": [{\"name\": \"a\", \"actions\": [], \"cart\": \"[]\"}]}", "steps[0]", "\"cart\" needs"},
-        {"{\"steps\": [{\"name\": \"a\", \"actions\": [], \"skip_if\": \"#x\"}]}", "steps[0].skip_if",
-         "{\"selector\""},
-        {"{\"errors\": [{\"selector\": \".e\", \"class\": \"fatall\"}], \"steps\": [{\"name\": \"a\", \"actions\": []}]}",
+        {"{\"steps\": [{\"name\": \"a\", \"actions\": [], \"skip_if\": \"#x\"}]}", "steps[0].skip_if", "{\"selector\""},
+        {"{\"errors\": [{\"selector\": \".e\", \"class\": \"fatall\"}], \"steps\": [{\"name\": \"a\", \"actions\": "
+         "[]}]}",
          "errors[0].class", "must be \"fatal\""},
         {"{\"errors\": [{\"selector\": \".e\", \"class\": \"fatal\", \"steps\": [\"b\"]}], \"steps\": [{\"name\": "
          "\"a\", \"actions\": []}]}",
@@ -180,12 +181,24 @@ static void test_missing_file_is_reported(void **state)
 static void test_css_check_accepts_css_and_rejects_typos(void **state)
 {
     (void)state;
-    static const char *const ok[] = {
-        "#a", ".b", "div > a", "a + b ~ c", "a, b", "button[type=submit]", "tr[data-code='x']",
-        "tr[data-code=\"a]b\"]", "input:not([disabled])", "li:nth-child(2n+1)", "a::before", "*",
-        "#cart tr[data-code='1'] td.qty", "[data-x]", "a\\:b", "table > tbody > tr:first-child"};
-    static const char *const bad[] = {"", "#", "a..b", "div >", "> a", "a,,b", "a[", "a]", "a(", "a)", "[]",
-                                      "a[b='x]", "a {}", "a;b", "div'x'", "#1a", ": hover", "a, "};
+    static const char *const ok[] = {"#a",
+                                     ".b",
+                                     "div > a",
+                                     "a + b ~ c",
+                                     "a, b",
+                                     "button[type=submit]",
+                                     "tr[data-code='x']",
+                                     "tr[data-code=\"a]b\"]",
+                                     "input:not([disabled])",
+                                     "li:nth-child(2n+1)",
+                                     "a::before",
+                                     "*",
+                                     "#cart tr[data-code='1'] td.qty",
+                                     "[data-x]",
+                                     "a\\:b",
+                                     "table > tbody > tr:first-child"};
+    static const char *const bad[] = {"",   "#",  "a..b",    "div >", "> a", "a,,b",   "a[",  "a]",      "a(",
+                                      "a)", "[]", "a[b='x]", "a {}",  "a;b", "div'x'", "#1a", ": hover", "a, "};
     char why[160];
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         if (!flow_css_check(ok[i], why, sizeof why))
@@ -203,8 +216,8 @@ static void test_variables_are_escaped_for_their_context(void **state)
     struct flow_item item = {.product_code = "80901", .quantity = 3};
     struct flow_vars v = {.cfg = &cfg, .order = &order, .item = &item};
     char err[200];
-    char *s = flow_expand("#cart tr[data-code='${item.product_code}'][n='${order.consultora_name}']", FLOW_CTX_CSS,
-                          &v, err, sizeof err);
+    char *s = flow_expand("#cart tr[data-code='${item.product_code}'][n='${order.consultora_name}']", FLOW_CTX_CSS, &v,
+                          err, sizeof err);
     assert_non_null(s);
     assert_string_equal(s, "#cart tr[data-code='80901'][n='O\\27 Brien\\20 \\22 Ñuñoa\\22 \\20 \\60 x\\60 \\20 "
                            "\\24 \\7b y\\7d ']");
