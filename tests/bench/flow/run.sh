@@ -8,6 +8,8 @@
 # followed by a check of the simulator's carts (a contender whose orders did not land is invalid)
 # and a reset. Prints a side-by-side table with the ratios.
 #   tests/bench/flow/run.sh [N]        build dir: $BENCH_BUILD (default build-bench-flow, Release)
+# Duration: the simulator delays alone are ~2.5 s per order; N=50 took 13 min at load average 5-11
+# on the 2-core box (about 4 + 6.5 + 4.7 s per order). Results stay in $BENCH_BUILD/bench-flow-results/.
 # Needs: npm install --prefix tests/bench (playwright-core; the browser is /usr/bin/chromium).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
