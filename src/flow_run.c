@@ -18,7 +18,7 @@
 #define FLOW_MAX_GUARDS          64
 #define FLOW_EVIDENCE_TIMEOUT_MS 10000 /* screenshots and HTML of a failed attempt */
 #define FLOW_CART_TIMEOUT_MS     10000 /* reading the cart */
-#define FLOW_SKIP_CHECK_MS       1     /* skip_if is a look, not a wait */
+#define FLOW_SKIP_CHECK_MS       10000 /* skip_if: the deadline of one look (not a wait) */
 #define FLOW_BACKOFF_CAP_MS      300000
 #define FLOW_STEP_RETRY_MS       250 /* pause before re-running a step, times the try number */
 
@@ -301,8 +301,16 @@ static int run_actions(struct run *r, const char *step, const struct flow_action
                                 .cls = out->cls};
         emit(r, &ev);
         if (r->o->trace != NULL) {
+            // A capture can fail while the page is between two documents (a click that navigates):
+            // one more try once the new one is there.
             const char *shot = trace_next_shot(r->o->trace);
             bool ok = cdp_page_screenshot(r->page, shot, /* full_page= */ false, FLOW_EVIDENCE_TIMEOUT_MS) == 0;
+            if (!ok) {
+                sleep_ms(200);
+                ok = cdp_page_screenshot(r->page, shot, /* full_page= */ false, FLOW_EVIDENCE_TIMEOUT_MS) == 0;
+            }
+            if (!ok)
+                log_warn("trace", "no screenshot after \"%s\": %s", desc, cdp_page_errmsg(r->page));
             trace_add(r->o->trace, step, desc, ms, rc ? out->msg : NULL, ok);
             (void)trace_write(r->o->trace);
         }
@@ -580,14 +588,35 @@ static int should_skip(struct run *r, const struct flow_step *st, struct outcome
     char *sel = expand(st->skip_if, FLOW_CTX_CSS, &v, out);
     if (sel == NULL)
         return -1;
-    int rc = cdp_page_wait_for(r->page, sel, NULL, CDP_STATE_VISIBLE, FLOW_SKIP_CHECK_MS);
+    // One look, not a wait: is some element matching the selector visible right now? (A wait with
+    // a tiny deadline would expire before its first poll is answered.) The selector goes in as a
+    // JSON string, so it cannot break the script.
+    cJSON *lit = cJSON_CreateString(sel);
+    char *quoted = lit ? cJSON_PrintUnformatted(lit) : NULL;
+    cJSON_Delete(lit);
     free(sel);
-    if (rc == 0)
-        return 1;
-    if (rc == CDP_ERR_TIMEOUT)
-        return 0;
-    classify(r, rc, "skip_if", out);
-    return -1;
+    if (quoted == NULL) {
+        out->cls = FLOW_CLASS_RECOVERABLE;
+        snprintf(out->msg, sizeof out->msg, "skip_if: out of memory");
+        return -1;
+    }
+    char js[1536];
+    snprintf(js, sizeof js,
+             "(() => { try { return [...document.querySelectorAll(%s)].some(e => {"
+             " const r = e.getBoundingClientRect(), s = getComputedStyle(e);"
+             " return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none'; });"
+             " } catch (e) { return false; } })()",
+             quoted);
+    cJSON_free(quoted);
+    cJSON *res = NULL;
+    int rc = cdp_page_evaluate(r->page, js, FLOW_SKIP_CHECK_MS, &res);
+    bool visible = rc == 0 && cJSON_IsTrue(res);
+    cJSON_Delete(res);
+    if (rc != 0) {
+        classify(r, rc, "skip_if", out);
+        return -1;
+    }
+    return visible ? 1 : 0;
 }
 
 static bool stop_here(const struct run *r, const struct flow_step *st)
