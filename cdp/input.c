@@ -45,7 +45,8 @@ static const char HELPER[] =
     "if (a.op === 'state') { const l = all(a.sel, a.text), s = a.state; const v = l.some(vis);\n"
     "  const ok = s === 'visible' ? v : s === 'hidden' ? !v : s === 'attached' ? l.length > 0 : l.length === 0;\n"
     "  if (ok) return {done: true};\n"
-    "  return {done: false, why: !l.length ? 'no element matches' : s === 'hidden' ? desc(l.find(vis)) + ' is visible'\n"
+    "  return {done: false, why: !l.length ? 'no element matches' : s === 'hidden' ? desc(l.find(vis)) + ' is "
+    "visible'\n"
     "    : s === 'detached' ? desc(l[0]) + ' is attached' : desc(l[0]) + ' is not visible'}; }\n"
     "const e = pick();\n"
     "if (!e) return {done: false, why: 'no element matches'};\n"
@@ -64,7 +65,8 @@ static const char HELPER[] =
     "    return {done: false, why: desc(e) + ' is not stable'};\n"
     "  const x = r2.left + r2.width / 2, y = r2.top + r2.height / 2;\n"
     "  let h = document.elementFromPoint(x, y);\n"
-    "  while (h && h.shadowRoot) { const h2 = h.shadowRoot.elementFromPoint(x, y); if (!h2 || h2 === h) break; h = h2; }\n"
+    "  while (h && h.shadowRoot) { const h2 = h.shadowRoot.elementFromPoint(x, y); if (!h2 || h2 === h) break; h = h2; "
+    "}\n"
     "  if (!h) return {done: false, why: desc(e) + ' centre is outside the viewport'};\n"
     "  if (h !== e && !e.contains(h)) return {done: false, why: desc(e) + ' is covered by ' + desc(h)};\n"
     "  return {done: true, x, y}; }\n"
@@ -75,7 +77,8 @@ static const char HELPER[] =
     "    if (e.readOnly) return {done: false, why: desc(e) + ' is read-only'};\n"
     "    e.focus();\n"
     "    if (['date','time','datetime-local','month','week','color','range'].includes(ty)) { e.value = a.value;\n"
-    "      e.dispatchEvent(new Event('input', {bubbles: true})); e.dispatchEvent(new Event('change', {bubbles: true}));\n"
+    "      e.dispatchEvent(new Event('input', {bubbles: true})); e.dispatchEvent(new Event('change', {bubbles: "
+    "true}));\n"
     "      return {done: true, direct: true}; }\n"
     "    e.select(); return {done: true}; }\n"
     "  if (t === 'TEXTAREA') { if (e.readOnly) return {done: false, why: desc(e) + ' is read-only'};\n"
@@ -111,9 +114,9 @@ static const char *str(const cJSON *o, const char *key)
 /* Messages that mean "the document changed under the poll": retry. */
 static bool transient(const char *msg)
 {
-    static const char *const pats[] = {"Execution context was destroyed", "Cannot find context with specified id",
+    static const char *const pats[] = {"Execution context was destroyed",      "Cannot find context with specified id",
                                        "Inspected target navigated or closed", "Cannot find default execution context",
-                                       "Execution context is not available"};
+                                       "Execution context is not available",   "Promise was collected"};
     for (size_t i = 0; i < sizeof(pats) / sizeof(pats[0]); i++)
         if (strstr(msg, pats[i]))
             return true;
@@ -147,7 +150,13 @@ static void sb_add(struct sbuf *b, const char *s)
     b->len += n;
 }
 
-/* "(HELPER)(ARGS, [guard fns], pred)"; args is consumed. NULL on OOM. */
+#define SLICE_TICK_MS   50 /* in-page re-check without a DOM mutation */
+#define SLICE_TICK_STR  "50"
+#define SLICE_MAX_MS    2000 /* the longest one evaluate waits in the page */
+#define SLICE_MARGIN_MS 150  /* a slice ends this long before the deadline, so its answer arrives in time */
+
+/* "(async (slice) => { ...(HELPER)(ARGS, [guard fns], pred)... })": a function of the in-page
+ * waiting slice in ms; args is consumed. NULL on OOM. */
 static char *build_poll(const struct cdp_page *p, cJSON *args, const char *pred)
 {
     cJSON *gs = cJSON_AddArrayToObject(args, "guards");
@@ -165,6 +174,11 @@ static char *build_poll(const struct cdp_page *p, cJSON *args, const char *pred)
     if (!aj)
         return NULL;
     struct sbuf b = {0};
+    // In-page waiting: one evaluate re-checks inside the page whenever the DOM changes (and every
+    // SLICE_TICK_MS for changes no mutation announces, such as a CSS transition ending) until the
+    // condition holds, a guard matches, or the slice given as argument runs out. The C loop then
+    // polls again, so a navigation that destroys the context costs one retry, not the wait.
+    sb_add(&b, "(async (slice) => { const f = () => ");
     sb_add(&b, HELPER);
     sb_add(&b, "(");
     sb_add(&b, aj);
@@ -187,7 +201,15 @@ static char *build_poll(const struct cdp_page *p, cJSON *args, const char *pred)
     } else {
         sb_add(&b, "null");
     }
-    sb_add(&b, ")");
+    sb_add(&b, ");\n"
+               "const end = performance.now() + slice;\n"
+               "for (;;) { const r = await f();\n"
+               "  if (r.done || r.guard !== undefined || r.fatal || performance.now() >= end) return r;\n"
+               "  await new Promise(res => { let t = 0; const mo = new MutationObserver(() => {\n"
+               "      mo.disconnect(); clearTimeout(t); res(); });\n"
+               "    mo.observe(document, {subtree: true, childList: true, attributes: true, characterData: true});\n"
+               "    t = setTimeout(() => { mo.disconnect(); res(); },\n"
+               "                   Math.max(0, Math.min(" SLICE_TICK_STR ", end - performance.now()))); }); } })");
     cJSON_free(aj);
     if (b.failed) {
         free(b.s);
@@ -218,15 +240,28 @@ static int poll_until(struct cdp_page *p, const char *what, cJSON *args, const c
     }
     char why[512] = "not tried yet";
     int rc;
+    size_t expr_len = strlen(expr);
+    char *call = malloc(expr_len + 32);
+    if (!call) {
+        free(expr);
+        free(call);
+        cdp__seterr(p->err, "%s: out of memory", what);
+        return CDP_ERR_NOMEM;
+    }
     for (unsigned i = 0;; i++) {
         cJSON *res = NULL;
-        rc = cdp__evaluate(p, expr, deadline, &res, what);
+        int64_t left_ms = (deadline - cdp__now_us()) / 1000 - SLICE_MARGIN_MS;
+        int slice = left_ms <= 0 ? 0 : left_ms > SLICE_MAX_MS ? SLICE_MAX_MS : (int)left_ms;
+        memcpy(call, expr, expr_len);
+        snprintf(call + expr_len, 32, "(%d)", slice);
+        rc = cdp__evaluate(p, call, deadline, &res, what);
         if (rc == CDP_ERR_TIMEOUT)
             break;
         if ((rc == CDP_ERR_JS || rc == CDP_ERR_PROTOCOL) && transient(p->err)) {
             snprintf(why, sizeof(why), "the page was navigating");
         } else if (rc) {
             free(expr);
+            free(call);
             return rc;
         } else {
             const cJSON *g = cJSON_GetObjectItemCaseSensitive(res, "guard");
@@ -241,10 +276,12 @@ static int poll_until(struct cdp_page *p, const char *what, cJSON *args, const c
                                 gd->selector ? gd->selector : gd->js);
                 cJSON_Delete(res);
                 free(expr);
+                free(call);
                 return CDP_ERR_GUARD;
             }
             if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "done"))) {
                 free(expr);
+                free(call);
                 if (done)
                     *done = res;
                 else
@@ -256,6 +293,7 @@ static int poll_until(struct cdp_page *p, const char *what, cJSON *args, const c
                 cdp__seterr(p->err, "%s: %s", what, fatal);
                 cJSON_Delete(res);
                 free(expr);
+                free(call);
                 return CDP_ERR_ARG;
             }
             const char *w = str(res, "why");
@@ -275,10 +313,12 @@ static int poll_until(struct cdp_page *p, const char *what, cJSON *args, const c
                         p->crashed ? "page crashed: Inspector.targetCrashed"
                                    : (p->detached ? "page detached" : p->b->gone_why));
             free(expr);
+            free(call);
             return CDP_ERR_GONE;
         }
     }
     free(expr);
+    free(call);
     cdp__seterr(p->err, "%s: timeout after %lld ms: %s", what, (long long)((deadline - start) / 1000), why);
     return rc;
 }
@@ -310,8 +350,7 @@ static void slow_mo(struct cdp_page *p)
         pause_ms(p, cdp__now_us() + (int64_t)p->slow_mo_ms * 1000);
 }
 
-int cdp_page_wait_for(struct cdp_page *p, const char *selector, const char *text, enum cdp_state state,
-                      int timeout_ms)
+int cdp_page_wait_for(struct cdp_page *p, const char *selector, const char *text, enum cdp_state state, int timeout_ms)
 {
     static const char *const names[] = {"visible", "hidden", "attached", "detached"};
     if (!p || !selector || !*selector || (unsigned)state > CDP_STATE_DETACHED)
@@ -446,13 +485,20 @@ struct key_def {
 };
 
 static const struct key_def keys[] = {
-    {"Enter", "Enter", 13, "\r"},      {"Tab", "Tab", 9, NULL},
-    {"Escape", "Escape", 27, NULL},    {"Backspace", "Backspace", 8, NULL},
-    {"Delete", "Delete", 46, NULL},    {"ArrowUp", "ArrowUp", 38, NULL},
-    {"ArrowDown", "ArrowDown", 40, NULL}, {"ArrowLeft", "ArrowLeft", 37, NULL},
-    {"ArrowRight", "ArrowRight", 39, NULL}, {"Home", "Home", 36, NULL},
-    {"End", "End", 35, NULL},          {"PageUp", "PageUp", 33, NULL},
-    {"PageDown", "PageDown", 34, NULL}, {"Space", "Space", 32, " "},
+    {"Enter", "Enter", 13, "\r"},
+    {"Tab", "Tab", 9, NULL},
+    {"Escape", "Escape", 27, NULL},
+    {"Backspace", "Backspace", 8, NULL},
+    {"Delete", "Delete", 46, NULL},
+    {"ArrowUp", "ArrowUp", 38, NULL},
+    {"ArrowDown", "ArrowDown", 40, NULL},
+    {"ArrowLeft", "ArrowLeft", 37, NULL},
+    {"ArrowRight", "ArrowRight", 39, NULL},
+    {"Home", "Home", 36, NULL},
+    {"End", "End", 35, NULL},
+    {"PageUp", "PageUp", 33, NULL},
+    {"PageDown", "PageDown", 34, NULL},
+    {"Space", "Space", 32, " "},
     {" ", "Space", 32, " "},
 };
 

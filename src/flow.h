@@ -47,6 +47,7 @@ struct flow_action {
     int timeout_ms; /* 0 = the flow's timeout */
     int sleep_ms;   /* sleep_ms's argument */
     bool optional;  /* a failure (timeout, not found) is ignored */
+    bool unless_here; /* goto: on a step's first try, no navigation when the page is already there */
     bool secret;    /* the value is a secret: never logged, traced or put in an error message */
     char path[96];  /* JSON path for messages, e.g. "steps[0].actions[2]" */
 };

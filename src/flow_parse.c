@@ -38,16 +38,17 @@ enum {
     OPT_SECRET = 1 << 4,
     OPT_ON = 1 << 5,
     OPT_STATE = 1 << 6,
+    OPT_UNLESS_HERE = 1 << 7,
 };
 
 static const struct {
     const char *name;
     unsigned bit;
 } OPTIONS[] = {{"timeout_ms", OPT_TIMEOUT}, {"text", OPT_TEXT}, {"optional", OPT_OPTIONAL}, {"value", OPT_VALUE},
-               {"secret", OPT_SECRET},      {"on", OPT_ON},     {"state", OPT_STATE}};
+               {"secret", OPT_SECRET},      {"on", OPT_ON},     {"state", OPT_STATE}, {"unless_here", OPT_UNLESS_HERE}};
 
 static const unsigned VERB_OPTIONS[FLOW_VERB_COUNT] = {
-    [FLOW_GOTO] = OPT_TIMEOUT | OPT_OPTIONAL,
+    [FLOW_GOTO] = OPT_TIMEOUT | OPT_OPTIONAL | OPT_UNLESS_HERE,
     [FLOW_CLICK] = OPT_TIMEOUT | OPT_OPTIONAL | OPT_TEXT,
     [FLOW_FILL] = OPT_TIMEOUT | OPT_OPTIONAL | OPT_TEXT | OPT_VALUE | OPT_SECRET,
     [FLOW_SELECT] = OPT_TIMEOUT | OPT_OPTIONAL | OPT_TEXT | OPT_VALUE,
@@ -328,6 +329,12 @@ static void parse_action(struct parser *p, const cJSON *j, const char *path, enu
     if ((o = cJSON_GetObjectItemCaseSensitive(j, "timeout_ms")) != NULL) {
         snprintf(op, sizeof op, "%s.timeout_ms", path);
         (void)get_int(p, op, o, 1, FLOW_TIMEOUT_MAX_MS, &a->timeout_ms);
+    }
+    if ((o = cJSON_GetObjectItemCaseSensitive(j, "unless_here")) != NULL) {
+        snprintf(op, sizeof op, "%s.unless_here", path);
+        if (!cJSON_IsBool(o))
+            diag(p, op, "must be true or false, not %s", type_name(o));
+        a->unless_here = cJSON_IsTrue(o);
     }
     if ((o = cJSON_GetObjectItemCaseSensitive(j, "optional")) != NULL) {
         snprintf(op, sizeof op, "%s.optional", path);

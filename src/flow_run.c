@@ -33,6 +33,7 @@ struct run {
     int guard_det[FLOW_MAX_GUARDS]; /* guard index -> detector index */
     size_t nguards;
     char base_url[2048];
+    int step_try; /* 0 on a step's first run, then the number of re-runs */
 };
 
 /* What one action or check ended with. */
@@ -189,6 +190,19 @@ static void sleep_ms(long ms)
     }
 }
 
+/* True when the page's current URL is `url` (fragment ignored). */
+static bool at_url(struct run *r, const char *url, int timeout_ms)
+{
+    cJSON *res = NULL;
+    bool same = false;
+    if (cdp_page_evaluate(r->page, "location.href.split('#')[0]", timeout_ms, &res) == 0 && cJSON_IsString(res)) {
+        size_t n = strcspn(url, "#");
+        same = strlen(res->valuestring) == n && strncmp(res->valuestring, url, n) == 0;
+    }
+    cJSON_Delete(res);
+    return same;
+}
+
 /* Runs one action. Returns 0, or -1 with *out set. */
 static int run_action(struct run *r, const struct flow_action *a, const struct flow_vars *v, struct outcome *out,
                       char *desc, size_t dn)
@@ -225,6 +239,13 @@ static int run_action(struct run *r, const struct flow_action *a, const struct f
         char url[4096];
         join_url(r, target, url, sizeof url);
         int status = 0;
+        if (a->unless_here && r->step_try == 0 && at_url(r, url, t)) {
+            // Already showing it (the previous step landed here): no reload. A re-run of the step
+            // after a failure always navigates.
+            snprintf(desc + strlen(desc), dn - strlen(desc), " (already there)");
+            rc = cdp_page_check_guards(r->page, t);
+            break;
+        }
         rc = cdp_page_navigate(r->page, url, t, &status);
         if (rc == 0 && status >= 500) {
             out->cls = FLOW_CLASS_RECOVERABLE;
@@ -654,6 +675,7 @@ static int walk(struct run *r, struct outcome *out, const char **failed_step)
         int retries = st->retries >= 0 ? st->retries : f->step_retries;
         int rc;
         for (int try = 0;; try++) {
+            r->step_try = try;
             memset(out, 0, sizeof *out);
             out->det = -1;
             rc = run_actions(r, st->name, &st->actions, &v, out);

@@ -310,7 +310,7 @@ static void test_ghost_additions_never_double_the_cart(void **state)
     struct config cfg = g_cfg;
     cfg.max_retries = 10;
     long ghosts;
-    orders_under_fault("{\"ghost_rate\": 0.3}", &cfg, "560000", 4, &ghosts, "ghosts");
+    orders_under_fault("{\"ghost_rate\": 0.5}", &cfg, "560000", 4, &ghosts, "ghosts");
     assert_true(ghosts > 0); // the fault really happened
     assert_no_overlay_clicks();
 }
