@@ -5,11 +5,12 @@
  * checks the page's guards (error detectors), then the action's condition
  * (and, for click, the full actionability check: attached, visible, enabled,
  * scrolled into view, stable over two animation frames, hit test at the
- * centre lands on the element). Not ready: wait 0, 20, 50, 100, 100... ms
- * (serving events meanwhile) and re-resolve the selector from scratch. Ready:
- * the real input (mouse, Input.insertText, keys) goes through CDP. Polling
- * from C instead of a promise in the page survives navigations: a poll that
- * dies with its execution context is simply retried.
+ * centre lands on the element). Not ready: the same evaluate keeps waiting
+ * inside the page, re-checking (and re-resolving the selector from scratch)
+ * on every DOM mutation and every 50 ms, for a slice of up to 2 s of the
+ * deadline; then C evaluates again. Ready: the real input (mouse,
+ * Input.insertText, keys) goes through CDP. Slices from C survive
+ * navigations: a wait that dies with its execution context is retried.
  */
 #include <ctype.h>
 #include <stdio.h>

@@ -80,11 +80,14 @@ if [ -z "${GSPBOT_TEST_QUICK:-}" ] && [ -f tests/fuzz/CMakeLists.txt ]; then
       mkdir -p "$corpus"
       seeds="tests/fuzz/corpus/${name#fuzz_}"
       echo "-- $name"
+      # A crashing input is kept in build-fuzz/ (ignored by git) and named in the log.
       if "$t" -max_total_time="${GSPBOT_FUZZ_SECONDS:-60}" -timeout=10 -rss_limit_mb=2048 \
+           -artifact_prefix="$root/build-fuzz/$name-" \
            -print_final_stats=1 "$corpus" $( [ -d "$seeds" ] && echo "$seeds" ) >"$tmp/$name.log" 2>&1; then
         grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' "$tmp/$name.log" | tr '\n' ' '; echo
       else
-        tail -40 "$tmp/$name.log"; failed+=("$name")
+        grep -E -A24 'ERROR:|runtime error:|SUMMARY:' "$tmp/$name.log" | head -60 || tail -40 "$tmp/$name.log"
+        failed+=("$name")
       fi
     done
   else

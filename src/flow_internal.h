@@ -17,6 +17,11 @@ struct flow_var_def {
     bool secret;
 };
 
+/* True when d is a whole number a double holds exactly (|d| <= 2^53), stored in *out. False for
+ * fractions, NaN, infinities and larger magnitudes — which must never be cast to an integer type
+ * (undefined behaviour, found by fuzz_flow). */
+bool flow__whole_number(double d, long long *out);
+
 /* The definition of the variable named by name[0..len), or NULL. Static storage. */
 const struct flow_var_def *flow__var_find(const char *name, size_t len);
 

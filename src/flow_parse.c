@@ -179,8 +179,9 @@ static char *scalar_text(struct parser *p, const cJSON *j)
     if (cJSON_IsString(j))
         return dup_or_oom(p, j->valuestring);
     char buf[64];
-    if (cJSON_IsNumber(j) && j->valuedouble == (double)(long long)j->valuedouble) {
-        snprintf(buf, sizeof buf, "%lld", (long long)j->valuedouble);
+    long long v;
+    if (cJSON_IsNumber(j) && flow__whole_number(j->valuedouble, &v)) {
+        snprintf(buf, sizeof buf, "%lld", v);
         return dup_or_oom(p, buf);
     }
     return NULL;
@@ -188,15 +189,17 @@ static char *scalar_text(struct parser *p, const cJSON *j)
 
 static bool get_int(struct parser *p, const char *path, const cJSON *j, int min, int max, int *out)
 {
-    if (!cJSON_IsNumber(j) || j->valuedouble != (double)(long long)j->valuedouble) {
-        diag(p, path, "must be a whole number, not %s", type_name(j));
+    long long v;
+    if (!cJSON_IsNumber(j) || !flow__whole_number(j->valuedouble, &v)) {
+        diag(p, path, "must be a whole number, not %s",
+             cJSON_IsNumber(j) ? "a fraction or a number that large" : type_name(j));
         return false;
     }
-    if (j->valuedouble < min || j->valuedouble > max) {
-        diag(p, path, "%lld is out of range %d..%d", (long long)j->valuedouble, min, max);
+    if (v < min || v > max) {
+        diag(p, path, "%lld is out of range %d..%d", v, min, max);
         return false;
     }
-    *out = (int)j->valuedouble;
+    *out = (int)v;
     return true;
 }
 

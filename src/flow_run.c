@@ -12,6 +12,7 @@
 
 #include "cdp.h"
 #include "config.h"
+#include "flow_internal.h"
 #include "log.h"
 #include "trace.h"
 
@@ -395,21 +396,23 @@ static int read_cart(struct run *r, const struct flow_step *st, const struct flo
         const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
         const cJSON *qty = cJSON_GetObjectItemCaseSensitive(e, "quantity");
         struct cart_line *l = &c->v[c->n];
+        long long num, q = -1;
         if (cJSON_IsString(code))
             snprintf(l->code, sizeof l->code, "%s", code->valuestring);
-        else if (cJSON_IsNumber(code))
-            snprintf(l->code, sizeof l->code, "%lld", (long long)code->valuedouble);
+        else if (cJSON_IsNumber(code) && flow__whole_number(code->valuedouble, &num))
+            snprintf(l->code, sizeof l->code, "%lld", num);
         else
             continue;
-        if (!cJSON_IsNumber(qty) || qty->valuedouble < 0) {
+        // The page's script decides these numbers: range-check before any conversion.
+        if (!cJSON_IsNumber(qty) || !flow__whole_number(qty->valuedouble, &q) || q < 0 || q > 100000000) {
             cJSON_Delete(res);
             free(c->v);
             c->v = NULL;
             out->cls = FLOW_CLASS_RECOVERABLE;
-            snprintf(out->msg, sizeof out->msg, "reading the cart: product %s has no numeric quantity", l->code);
+            snprintf(out->msg, sizeof out->msg, "reading the cart: product %s has no whole quantity in 0..100000000", l->code);
             return -1;
         }
-        l->qty = (long)qty->valuedouble;
+        l->qty = (long)q;
         c->n++;
     }
     cJSON_Delete(res);

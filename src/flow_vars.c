@@ -22,6 +22,18 @@ static const struct flow_var_def VARS[] = {
     {"item.cart_quantity", FLOW_VAR_ITEM, false},
 };
 
+bool flow__whole_number(double d, long long *out)
+{
+    // Compared as doubles first: only a value inside the range may be converted.
+    if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0))
+        return false; // also NaN
+    long long v = (long long)d;
+    if ((double)v != d)
+        return false;
+    *out = v;
+    return true;
+}
+
 const struct flow_var_def *flow__var_find(const char *name, size_t len)
 {
     for (size_t i = 0; i < sizeof VARS / sizeof VARS[0]; i++)

@@ -150,6 +150,13 @@ static void test_flow_check_catches_structural_mistakes(void **state)
         {"{\"steps\": [{\"name\": \"a\", \"actions\": [], \"name\": \"b\"}]}", "steps[0]", "appears twice"},
         {"{\"steps\": [\n{\"name\": \"a\",, }]}", "line 2, column 15", "invalid JSON"},
         {"[1]", "$", "must be a JSON object"},
+        // Found by fuzz_flow: a huge number must be refused, never converted (undefined behaviour).
+        {"{\"timeout_ms\": 3e49, \"steps\": [{\"name\": \"a\", \"actions\": []}]}", "timeout_ms",
+         "must be a whole number, not a fraction or a number that large"},
+        {"{\"steps\": [{\"name\": \"a\", \"actions\": [{\"sleep_ms\": -1e300}]}]}", "steps[0].actions[0].sleep_ms",
+         "must be a whole number"},
+        {"{\"steps\": [{\"name\": \"a\", \"actions\": [{\"fill\": \"#a\", \"value\": 1e30}]}]}",
+         "steps[0].actions[0].value", "must be a string or a whole number"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct flow *f = NULL;
