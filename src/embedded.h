@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 struct embedded_file {
-    const char *name;          /* base name, e.g. "001_init.sql" */
+    const char *name;          /* base name with the optional prefix: "001_init.sql", "/static/app.js" */
     const unsigned char *data; /* NUL-terminated; static storage */
     size_t size;               /* bytes, excluding the NUL */
 };

@@ -568,7 +568,7 @@ struct sim *sim_new(const struct sim_options *opt, struct http_server *srv)
         if (http_server_route(srv, routes[i].method, routes[i].path, routes[i].fn, sim, NULL) != 0)
             goto err;
     for (size_t i = 0; i < sim_assets_count; i++)
-        if (http_server_asset(srv, sim_assets[i].path, NULL, sim_assets[i].data, sim_assets[i].len) != 0)
+        if (http_server_asset(srv, sim_assets[i].name, NULL, sim_assets[i].data, sim_assets[i].size) != 0)
             goto err;
     if (sim_pages_register(sim) != 0 || sim_api_register(sim) != 0)
         goto err;
