@@ -3,6 +3,7 @@
 # and the password never printed. Usage: test_cli.sh PATH/TO/gspbot (GSPBOT_TEST_PG must be set).
 set -u
 G=$(realpath "$1")
+here=$(cd "$(dirname "$0")" && pwd) # before the cd below: the script may be given by a relative path
 : "${GSPBOT_TEST_PG:?GSPBOT_TEST_PG is not set: run through scripts/test.sh}"
 pass=0; fail=0
 work=$(mktemp -d /tmp/gspbot-cli-XXXXXX)
@@ -57,7 +58,7 @@ check status_json 0 '"failed":[[:space:]]*1' -- "$G" status 1 --json
 check status_list 0 'campaña' -- "$G" status
 
 # Browser commands: usage errors, configuration errors and the flow checker's exit codes.
-flow="$(dirname "$0")/../../data/flows/gsp-sim.json"
+flow="$here/../../data/flows/gsp-sim.json"
 check flow_check_shipped_flow_ok 0 'ok: flow "gsp-sim", 5 steps' -- "$G" flow check "$flow"
 printf '{"steps": [{"name": "a", "actions": [{"clik": "#x"}, {"click": "#a["}]}]}' > bad-flow.json
 check flow_check_lists_every_problem 2 'steps\[0\]\.actions\[1\]\.click: bad selector' -- "$G" flow check bad-flow.json
