@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "cdp_internal.h"
 
 #define CLOSE_TIMEOUT_MS 2000 /* Browser.close reply */
 
@@ -35,6 +35,8 @@ int cdp_browser_launch(struct cdp_browser *b, const struct cdp_launch_opts *opts
         goto err;
     b->gone = false;
     b->gone_why[0] = '\0';
+    b->interrupt = opts ? opts->interrupt : NULL;
+    b->interrupt_arg = opts ? opts->interrupt_arg : NULL;
     rc = cdp__conn_open(b, port, path, deadline);
     if (rc)
         goto err;
@@ -68,6 +70,7 @@ void cdp_browser_free(struct cdp_browser *b)
         return;
     while (b->pages)
         cdp__page_release(b->pages);
+    b->interrupt = NULL; // closing is bounded; a pending stop request must not skip Browser.close
     if (b->ctx && !b->gone)
         if (cdp__call(b, NULL, "Browser.close", NULL, cdp__deadline(CLOSE_TIMEOUT_MS, 0), NULL, b->err)) {
             /* not answering: the process stop below escalates to signals */

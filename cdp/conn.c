@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "internal.h"
+#include "cdp_internal.h"
 
 #define CHILD_CHECK_US (200 * 1000) /* us between checks that Chromium lives */
 
@@ -149,10 +149,8 @@ static int cb_cdp(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         cdp__conn_gone(b, why);
         b->wsi = NULL;
         return 0;
-    case LWS_CALLBACK_CLIENT_RECEIVE:
-        return on_receive(b, wsi, in, len);
-    case LWS_CALLBACK_CLIENT_WRITEABLE:
-        return on_writeable(b, wsi);
+    case LWS_CALLBACK_CLIENT_RECEIVE: return on_receive(b, wsi, in, len);
+    case LWS_CALLBACK_CLIENT_WRITEABLE: return on_writeable(b, wsi);
     case LWS_CALLBACK_CLIENT_CLOSED:
         cdp__conn_gone(b, "websocket closed by Chromium");
         b->wsi = NULL;
@@ -163,8 +161,7 @@ static int cb_cdp(struct lws *wsi, enum lws_callback_reasons reason, void *user,
             b->wsi = NULL;
         }
         return 0;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -201,9 +198,14 @@ int cdp__pump(struct cdp_browser *b, int64_t deadline_us, bool (*done)(void *arg
             return 0;
         if (b->gone || !b->ctx)
             return CDP_ERR_GONE;
+        if (b->interrupt && b->interrupt(b->interrupt_arg))
+            return CDP_ERR_STOPPED;
         int64_t left = deadline_us - cdp__now_us();
         if (left <= 0)
             return done ? CDP_ERR_TIMEOUT : 0;
+        // Serve in slices so that a stop request (a signal only sets a flag) is seen in time.
+        if (b->interrupt && left > CDP_INTERRUPT_SLICE_MS * 1000)
+            left = CDP_INTERRUPT_SLICE_MS * 1000;
         b->deadline_hit = false;
         lws_sul_schedule(b->ctx, 0, &b->sul_deadline, on_deadline, left);
         int n = lws_service(b->ctx, 0);
@@ -348,6 +350,11 @@ int cdp__call(struct cdp_browser *b, const char *session, const char *method, cJ
     b->wait_reply = NULL;
     if (rc == CDP_ERR_TIMEOUT) {
         cdp__seterr(errbuf, "%s: timeout after %lld ms", method, (long long)((deadline_us - start) / 1000));
+        return rc;
+    }
+    if (rc == CDP_ERR_STOPPED) { /* its reply, if it comes, is dropped as unknown */
+        cJSON_Delete(reply);
+        cdp__seterr(errbuf, "%s: stopped (interrupted)", method);
         return rc;
     }
     if (rc) {

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "internal.h"
+#include "cdp_internal.h"
 
 const char *cdp_strerror(int code)
 {
@@ -23,6 +23,7 @@ const char *cdp_strerror(int code)
     case CDP_ERR_NAVIGATION: return "navigation failed";
     case CDP_ERR_GUARD: return "error detector matched";
     case CDP_ERR_IO: return "I/O error";
+    case CDP_ERR_STOPPED: return "stopped";
     default: return "unknown error";
     }
 }

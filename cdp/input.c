@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "cdp_internal.h"
 
 /* The helper: (a = {op, sel, text, state, value, guards}, gjs = JS guard
  * functions by index, pred = user predicate) -> {guard, text} | {done, why,

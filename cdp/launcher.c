@@ -23,7 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "cdp_internal.h"
 
 #define PROFILE_PREFIX "gspbot-cdp-"
 #define POLL_US 10000 /* us between DevToolsActivePort / exit polls */

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "cdp_internal.h"
 
 static const char *str(const cJSON *o, const char *key)
 {
@@ -86,6 +86,10 @@ int cdp_page_navigate(struct cdp_page *p, const char *url, int timeout_ms, int *
     if (rc == CDP_ERR_TIMEOUT) {
         cdp__seterr(p->err, "Page.navigate: timeout after %lld ms waiting for the load event of %s",
                     (long long)((deadline - start) / 1000), url);
+        return rc;
+    }
+    if (rc == CDP_ERR_STOPPED) {
+        cdp__seterr(p->err, "Page.navigate: stopped (interrupted) while loading %s", url);
         return rc;
     }
     if (rc || p->crashed || p->detached) {
@@ -242,6 +246,18 @@ int cdp_page_html(struct cdp_page *p, const char *path, int timeout_ms)
     return rc;
 }
 
+int cdp_page_sleep(struct cdp_page *p, int ms)
+{
+    if (!p)
+        return CDP_ERR_ARG;
+    int rc = cdp__pump(p->b, cdp__deadline(ms > 0 ? ms : 1, 0), NULL, NULL);
+    if (rc == CDP_ERR_STOPPED)
+        cdp__seterr(p->err, "sleep: stopped (interrupted)");
+    else if (rc)
+        cdp__seterr(p->err, "sleep: browser gone (%s)", p->b->gone_why);
+    return rc;
+}
+
 int cdp_page_set_viewport(struct cdp_page *p, int width, int height)
 {
     if (!p || width <= 0 || height <= 0 || width > 16384 || height > 16384)
@@ -306,6 +322,5 @@ int cdp_page_cookies_clear(struct cdp_page *p)
 {
     if (!p)
         return CDP_ERR_ARG;
-    return cdp__call(p->b, NULL, "Storage.clearCookies", ctx_params(p), cdp__deadline(0, p->timeout_ms), NULL,
-                     p->err);
+    return cdp__call(p->b, NULL, "Storage.clearCookies", ctx_params(p), cdp__deadline(0, p->timeout_ms), NULL, p->err);
 }

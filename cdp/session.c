@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "cdp_internal.h"
 
 #define TEARDOWN_MS 2000 /* per call while closing a page */
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "ldr_internal.h"
 
 int ldr__buf_reserve(struct ldr__buf *b, size_t extra)
 {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "ldr_internal.h"
 
 struct csv_row {
     struct ldr__buf bytes; /* fields, each NUL-terminated */

@@ -3,7 +3,7 @@
  * The table is written out here rather than asking iconv: Windows-1252 leaves five bytes undefined
  * (0x81 0x8D 0x8F 0x90 0x9D), where iconv fails; here they become U+FFFD and the file still loads
  * (they cannot be in a code, and a name with one is readable). */
-#include "internal.h"
+#include "ldr_internal.h"
 
 bool ldr__utf8_valid(const char *str, size_t n)
 {

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "internal.h"
+#include "ldr_internal.h"
 
 struct dl {
     struct ldr__buf *body;

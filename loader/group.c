@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "ldr_internal.h"
 
 #define MAX_ITEM_QUANTITY 1000000 /* order_items.quantity's CHECK */
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "ldr_internal.h"
 
 /* The text of a scalar: a string as is, a whole number without fraction, else "" (missing). */
 static const char *scalar(const cJSON *v, char *num, size_t n)

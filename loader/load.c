@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "ldr_internal.h"
 
 #define FORMATS_READ "formats read: CSV (.csv, .txt, .tsv), XLSX (.xlsx) and JSON (.json)"
 

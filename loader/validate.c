@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "ldr_internal.h"
 
 static const char *const CANONICAL[4] = {"consultora_code", "consultora_name", "product_code", "quantity"};
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "ldr_internal.h"
 
 #define COPY_CHUNK (1u << 20) /* bytes handed to PQputCopyData at once */
 

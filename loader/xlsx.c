@@ -17,7 +17,7 @@
 #include <strings.h>
 #include <zip.h>
 
-#include "internal.h"
+#include "ldr_internal.h"
 
 #define XLSX_CHUNK (64 * 1024)     /* bytes decompressed per read */
 #define XLSX_MAX_COLS 16384        /* XFD, Excel's last column */

@@ -18,8 +18,8 @@
 
 #include "config.h"
 #include "flow.h"
+#include "flow_order.h"
 #include "flow_run.h"
-#include "oneshot.h"
 #include "portal.h"
 #include "simproc.h"
 #include "trace.h"
@@ -119,12 +119,12 @@ static void items_init(struct flow_item_state *it, const char *const *codes, con
     }
 }
 
-/* Runs attempts like a worker does (fatal: stop; recoverable: fresh context, retry) and returns
- * the last attempt's result code (0 complete, -1 failed) with the attempts used in *attempts. */
+/* Runs the order through the shipped attempt/retry loop (flow_order_run: the one `gspbot order`
+ * and `preflight` use, with the policy workers share) and returns 0 when it completed, -1 when not,
+ * with the attempts used in *attempts. */
 static int run_order(const struct config *cfg, const char *consultora, struct flow_item_state *items, size_t n,
                      struct watch *w, struct trace *trace, struct flow_result *res, int *attempts)
 {
-    struct portal *p = g_portal;
     struct flow_run_opts o = {.cfg = cfg,
                               .flow = g_flow,
                               .evidence_dir = cfg->screenshot_dir,
@@ -132,21 +132,13 @@ static int run_order(const struct config *cfg, const char *consultora, struct fl
                               .on_event = on_event,
                               .event_arg = w};
     struct flow_order order = {.id = 7, .consultora_code = consultora, .consultora_name = "Test"};
-    int rc = -1;
-    for (*attempts = 1; *attempts <= cfg->max_retries + 1; (*attempts)++) {
-        struct cdp_page *page = NULL;
-        char err[256];
-        if (portal_page(p, &page, err, sizeof err) != 0)
-            fail_msg("browser: %s", err);
-        rc = flow_run_attempt(page, &o, &order, items, n, *attempts, res);
-        if (rc == 0 || res->cls == FLOW_CLASS_FATAL)
-            break;
-        portal_after_failure(p);
-        usleep(50000);
-    }
+    enum flow_next next =
+        flow_order_run(g_portal, &o, cfg->max_retries + 1, cfg->retry_delay_ms, &order, items, n, NULL, res, attempts);
+    if (next == FLOW_NEXT_ABORT && res->cls == FLOW_CLASS_ABORT && strstr(res->error, "Chromium") != NULL)
+        fail_msg("browser: %s", res->error);
     // Each order starts in a fresh context (no portal session), as the assertions on logins assume.
-    portal_after_failure(p);
-    return rc;
+    portal_after_failure(g_portal);
+    return next == FLOW_NEXT_DONE ? 0 : -1;
 }
 
 static void assert_no_overlay_clicks(void)
@@ -422,9 +414,13 @@ static void test_second_order_reuses_the_portal_session(void **state)
 static void test_preflight_walks_to_the_cart_and_adds_nothing(void **state)
 {
     (void)state;
-    struct oneshot_opts o = {.stop_before_step = "", .quiet = true};
+    struct watch w = {0};
+    struct flow_run_opts o = {
+        .cfg = &g_cfg, .flow = g_flow, .on_event = on_event, .event_arg = &w, .stop_before_step = ""};
     struct flow_order order = {.id = 0, .consultora_code = "89012345", .consultora_name = ""};
-    assert_int_equal(oneshot_run(&g_cfg, &o, &order, NULL, 0), 0);
+    struct flow_result res;
+    assert_int_equal(flow_order_run(g_portal, &o, 1, 50, &order, NULL, 0, NULL, &res, NULL), FLOW_NEXT_DONE);
+    assert_string_equal(res.step, "cart_open"); // stopped before the step that adds products
     assert_int_equal(simproc_stat(&g_sim, "adds"), 0);
     assert_int_equal(simproc_stat(&g_sim, "logins"), 1);
 }

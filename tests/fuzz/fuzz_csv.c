@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "internal.h"
+#include "ldr_internal.h"
 #include "loader.h"
 
 static int touch(void *ctx, const struct ldr__row *row)

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "internal.h"
+#include "ldr_internal.h"
 #include "loader.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

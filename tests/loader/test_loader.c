@@ -21,7 +21,7 @@
 #include <cmocka.h>
 
 #include "http_stub.h"
-#include "internal.h"
+#include "ldr_internal.h"
 #include "loader.h"
 #include "testdb.h"
 

@@ -4,11 +4,14 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cdp.h"
 #include "config.h"
@@ -84,8 +87,15 @@ long flow_backoff_ms(int base_ms, int failures)
         d *= 2;
     if (d > FLOW_BACKOFF_CAP_MS)
         d = FLOW_BACKOFF_CAP_MS;
-    // +-20% jitter, so that workers failing together do not come back together.
-    double jitter = 0.8 + 0.4 * ((double)rand() / RAND_MAX);
+    // +-20% jitter, so that workers failing together do not come back together. The kernel's
+    // generator, not rand(): forked workers would inherit one seed and back off in lockstep.
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        r = (uint32_t)ts.tv_nsec ^ (uint32_t)getpid() * 2654435761u;
+    }
+    double jitter = 0.8 + 0.4 * ((double)r / UINT32_MAX);
     return (long)(d * jitter);
 }
 
@@ -127,6 +137,10 @@ static void classify(struct run *r, int rc, const char *what, struct outcome *ou
         out->cls = d ? d->cls : FLOW_CLASS_RECOVERABLE;
         out->transient = out->cls == FLOW_CLASS_RECOVERABLE;
         snprintf(raw, sizeof raw, "%s", cdp_page_errmsg(r->page));
+    } else if (rc == CDP_ERR_STOPPED) {
+        r->res->stopped = true;
+        out->cls = FLOW_CLASS_RECOVERABLE;
+        snprintf(raw, sizeof raw, "%s: stopped before it finished (interrupted)", what);
     } else {
         // A bad selector or argument is the flow's fault and fails every order the same way:
         // retrying cannot help. Everything else (timeouts, network, a dead browser) may pass.
@@ -276,7 +290,7 @@ static int run_action(struct run *r, const struct flow_action *a, const struct f
         }
         break;
     }
-    case FLOW_SLEEP_MS: sleep_ms(a->sleep_ms); break;
+    case FLOW_SLEEP_MS: rc = cdp_page_sleep(r->page, a->sleep_ms); break;
     default: break;
     }
     if (rc != 0)
@@ -409,7 +423,8 @@ static int read_cart(struct run *r, const struct flow_step *st, const struct flo
             free(c->v);
             c->v = NULL;
             out->cls = FLOW_CLASS_RECOVERABLE;
-            snprintf(out->msg, sizeof out->msg, "reading the cart: product %s has no whole quantity in 0..100000000", l->code);
+            snprintf(out->msg, sizeof out->msg, "reading the cart: product %s has no whole quantity in 0..100000000",
+                     l->code);
             return -1;
         }
         l->qty = (long)q;
@@ -695,7 +710,10 @@ static int walk(struct run *r, struct outcome *out, const char **failed_step)
             // cart first, so a re-run never adds twice. Timeouts and everything else go up.
             if (rc == 0 || !out->transient || try >= retries || r->res->stopped)
                 break;
-            sleep_ms(FLOW_STEP_RETRY_MS * (try + 1));
+            if (cdp_page_sleep(r->page, FLOW_STEP_RETRY_MS * (try + 1)) == CDP_ERR_STOPPED) {
+                r->res->stopped = true;
+                break;
+            }
             t0 = now_ms();
         }
         if (rc != 0)

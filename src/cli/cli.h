@@ -1,7 +1,6 @@
-/* cli: exit codes (SPEC section 5) and the commands of the gspbot program. Each command is
- * `int cmd_NAME(int argc, char **argv, const struct config *cfg)` in src/cmd_NAME.c: argv[0] is the
- * command's name, global options (--verbose, --log-file) are already removed, --help is answered
- * by main.c. It returns an exit code. */
+/* cli: exit codes (SPEC section 5) and the commands of the gspbot program. Each command is a
+ * `const struct cli_command cli_cmd_NAME` defined in src/cli/cmd_NAME.c with its usage text;
+ * main.c lists them and dispatches. */
 #ifndef GSPBOT_CLI_H
 #define GSPBOT_CLI_H
 
@@ -15,10 +14,17 @@ enum {
     EXIT_INTERRUPTED = 130 /* Ctrl-C */
 };
 
-int cmd_migrate(int argc, char **argv, const struct config *cfg);
-int cmd_status(int argc, char **argv, const struct config *cfg);
-int cmd_load(int argc, char **argv, const struct config *cfg);
-int cmd_screenshot(int argc, char **argv, const struct config *cfg);
+/* A command: argv[0] is its name; global options are already removed and --help is answered by
+ * main.c from `usage`, `summary` and `help`. Returns an exit code. */
+typedef int (*cli_fn)(int argc, char **argv, const struct config *cfg);
+
+struct cli_command {
+    const char *name;
+    cli_fn fn;           /* NULL: not built in this version */
+    const char *usage;   /* after "gspbot " */
+    const char *summary; /* one line for `gspbot --help` */
+    const char *help;    /* details for `gspbot NAME --help` ("" = none) */
+};
 
 /* Opens the database named by cfg->database_url and checks that every migration is applied.
  * Returns the handle (caller frees with db_free), or NULL after printing why to stderr; the

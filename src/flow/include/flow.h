@@ -31,9 +31,17 @@ enum flow_verb {
 /* The verb names as written in flow files, indexed by enum flow_verb. */
 extern const char *const FLOW_VERB_NAMES[FLOW_VERB_COUNT];
 
-enum flow_class { FLOW_CLASS_NONE, FLOW_CLASS_FATAL, FLOW_CLASS_RECOVERABLE, FLOW_CLASS_SESSION };
+/* How a failure is handled (SPEC section 6). */
+enum flow_class {
+    FLOW_CLASS_NONE,
+    FLOW_CLASS_FATAL,       /* the order can never pass as it is: no retry */
+    FLOW_CLASS_RECOVERABLE, /* retry with backoff */
+    FLOW_CLASS_SESSION,     /* the portal session is gone: start again from the first step at once */
+    FLOW_CLASS_ABORT,       /* nothing can pass until a person acts (rejected credentials, a locked
+                               account, a bad GSP_BASE_URL): the whole run stops */
+};
 
-/* "fatal", "recoverable", "session" ("none" for FLOW_CLASS_NONE). */
+/* "fatal", "recoverable", "session", "abort" ("none" for FLOW_CLASS_NONE). */
 const char *flow_class_name(enum flow_class c);
 
 /* One action. Strings are owned by the flow; the ones marked "template" hold `${...}` variables. */

@@ -170,7 +170,7 @@ static struct db *open_db(const struct config *cfg, const struct ldr_load *ld, b
     return NULL;
 }
 
-int cmd_load(int argc, char **argv, const struct config *cfg)
+static int cmd_load(int argc, char **argv, const struct config *cfg)
 {
     struct load_args a = {0};
     ldr_options_init(&a.opt);
@@ -214,3 +214,19 @@ int cmd_load(int argc, char **argv, const struct config *cfg)
     ldr_load_free(ld);
     return exit_code(rc);
 }
+
+const struct cli_command cli_cmd_load = {
+    .name = "load",
+    .fn = cmd_load,
+    .usage = "load FILE|URL [--name N] [--sheet S] [--dry-run] [--skip-invalid] [--allow-duplicate] [--json]",
+    .summary = "validate a CSV/XLSX/JSON file and store it as a batch of orders",
+    .help = "Reads a CSV, XLSX or JSON file (or an http(s) URL), validates every row, groups rows into one\n"
+            "order per consultora and stores them as a new batch (status pending). All or nothing: on any\n"
+            "error every problem is listed with its place and nothing is written.\n"
+            "  --name N           batch name (default: the JSON's \"name\", else the file name)\n"
+            "  --sheet S          XLSX sheet to read (default: the first)\n"
+            "  --dry-run          validate and print what would be loaded; write nothing\n"
+            "  --skip-invalid     drop every order that has an invalid row (listed), load the rest\n"
+            "  --allow-duplicate  load a file already loaded (same SHA-256)\n"
+            "  --json             print the summary as one JSON object\n",
+};

@@ -21,6 +21,8 @@ struct portal {
     struct cdp_page *page;
     int orders_on_browser;
     int launches;
+    bool (*interrupt)(void *arg);
+    void *interrupt_arg;
 };
 
 struct portal *portal_new(const struct config *cfg, const struct flow *flow)
@@ -55,7 +57,10 @@ int portal_page(struct portal *p, struct cdp_page **out, char *err, size_t n)
             snprintf(err, n, "out of memory");
             return -1;
         }
-        struct cdp_launch_opts lo = {.chromium_path = p->cfg->chromium_path, .headed = !p->cfg->headless};
+        struct cdp_launch_opts lo = {.chromium_path = p->cfg->chromium_path,
+                                     .headed = !p->cfg->headless,
+                                     .interrupt = p->interrupt,
+                                     .interrupt_arg = p->interrupt_arg};
         if (cdp_browser_launch(p->browser, &lo) != 0) {
             snprintf(err, n, "cannot start Chromium: %s", cdp_browser_errmsg(p->browser));
             cdp_browser_free(p->browser);
@@ -152,6 +157,12 @@ void portal_order_done(struct portal *p)
                  p->cfg->max_browser_rss_mb);
         close_browser(p, "memory limit");
     }
+}
+
+void portal_set_interrupt(struct portal *p, bool (*interrupt)(void *arg), void *arg)
+{
+    p->interrupt = interrupt;
+    p->interrupt_arg = arg;
 }
 
 int portal_launches(const struct portal *p)

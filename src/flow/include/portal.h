@@ -6,6 +6,7 @@
 #ifndef GSPBOT_PORTAL_H
 #define GSPBOT_PORTAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct config;
@@ -15,7 +16,11 @@ struct portal;
 
 /* A portal for cfg and flow (both borrowed for its lifetime). Launches nothing yet. Returns NULL
  * only when memory runs out. Free with portal_free(). */
-struct portal *portal_new(const struct config *cfg, const struct flow *flow);
+__attribute__((warn_unused_result)) struct portal *portal_new(const struct config *cfg, const struct flow *flow);
+
+/* Every browser this portal launches from now on asks interrupt(arg) while it waits (see
+ * cdp_launch_opts.interrupt): a stop request ends any wait within CDP_INTERRUPT_SLICE_MS. */
+void portal_set_interrupt(struct portal *p, bool (*interrupt)(void *arg), void *arg);
 
 /* The page to run the next attempt on, launching Chromium and opening a browser context as
  * needed. The page is borrowed until the next portal call. Returns 0, or -1 with the reason in err

@@ -25,6 +25,7 @@ const char *flow_class_name(enum flow_class c)
     case FLOW_CLASS_FATAL: return "fatal";
     case FLOW_CLASS_RECOVERABLE: return "recoverable";
     case FLOW_CLASS_SESSION: return "session";
+    case FLOW_CLASS_ABORT: return "abort";
     default: return "none";
     }
 }
@@ -502,15 +503,17 @@ static void parse_detector(struct parser *p, const cJSON *j, int index, struct f
     o = cJSON_GetObjectItemCaseSensitive(j, "class");
     snprintf(kp, sizeof kp, "%s.class", path);
     if (o == NULL)
-        diag(p, path, "a detector needs a \"class\": fatal, recoverable or session");
+        diag(p, path, "a detector needs a \"class\": fatal, recoverable, session or abort");
     else if (cJSON_IsString(o) && strcmp(o->valuestring, "fatal") == 0)
         d->cls = FLOW_CLASS_FATAL;
     else if (cJSON_IsString(o) && strcmp(o->valuestring, "recoverable") == 0)
         d->cls = FLOW_CLASS_RECOVERABLE;
     else if (cJSON_IsString(o) && strcmp(o->valuestring, "session") == 0)
         d->cls = FLOW_CLASS_SESSION;
+    else if (cJSON_IsString(o) && strcmp(o->valuestring, "abort") == 0)
+        d->cls = FLOW_CLASS_ABORT;
     else
-        diag(p, kp, "must be \"fatal\", \"recoverable\" or \"session\"");
+        diag(p, kp, "must be \"fatal\", \"recoverable\", \"session\" or \"abort\"");
     if ((o = cJSON_GetObjectItemCaseSensitive(j, "outcome")) != NULL) {
         snprintf(kp, sizeof kp, "%s.outcome", path);
         if (!cJSON_IsString(o) || !valid_name(o->valuestring, 40))

@@ -124,7 +124,7 @@ static int show_one(struct db *db, long long id, bool json, bool watch)
     }
 }
 
-int cmd_status(int argc, char **argv, const struct config *cfg)
+static int cmd_status(int argc, char **argv, const struct config *cfg)
 {
     static const struct option opts[] = {
         {"watch", no_argument, NULL, 'w'}, {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
@@ -167,3 +167,14 @@ int cmd_status(int argc, char **argv, const struct config *cfg)
     db_free(db);
     return rc;
 }
+
+const struct cli_command cli_cmd_status = {
+    .name = "status",
+    .fn = cmd_status,
+    .usage = "status [BATCH] [--watch] [--json]",
+    .summary = "progress, counts per status, rate, ETA",
+    .help = "Without BATCH: one line per batch. With BATCH: a progress bar, counts per status, the rate of\n"
+            "the last 5 minutes and an ETA.\n"
+            "  --watch   redraw every 2 seconds until the batch finishes (Ctrl-C to stop)\n"
+            "  --json    print the figures as JSON\n",
+};

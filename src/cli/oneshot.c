@@ -1,15 +1,14 @@
 /* oneshot: one order through a local browser with retries and a printed walk (see oneshot.h). */
 #include "oneshot.h"
 
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "config.h"
+#include "flow_order.h"
 #include "log.h"
 #include "portal.h"
 #include "trace.h"
@@ -72,11 +71,29 @@ struct flow *oneshot_load_flow(const char *path)
     return f;
 }
 
-static void sleep_interruptible(long ms)
+static void on_attempt(void *arg, int attempt, int max_attempts)
 {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (!g_interrupted && nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    (void)arg;
+    printf("-- attempt %d of %d\n", attempt, max_attempts);
+    fflush(stdout);
+}
+
+static void on_retry(void *arg, const struct flow_result *res, long delay_ms)
+{
+    (void)arg;
+    if (res->evidence[0] != '\0')
+        printf("   evidence: %s.{png,html,console.txt}\n", res->evidence);
+    if (delay_ms > 0)
+        printf("   %s failure: retrying in %.1f s\n", flow_class_name(res->cls), delay_ms / 1000.0);
+    else
+        printf("   %s failure: retrying at once\n", flow_class_name(res->cls));
+    fflush(stdout);
+}
+
+static bool interrupt_requested(void *arg)
+{
+    (void)arg;
+    return g_interrupted != 0;
 }
 
 int oneshot_run(const struct config *cfg, const struct oneshot_opts *o, const struct flow_order *order,
@@ -98,10 +115,18 @@ int oneshot_run(const struct config *cfg, const struct oneshot_opts *o, const st
         return EXIT_USAGE;
     }
     struct portal *portal = portal_new(cfg, flow);
+    if (portal == NULL) {
+        cli_error("order", "out of memory");
+        trace_free(trace);
+        flow_free(flow);
+        return EXIT_UNAVAILABLE;
+    }
+    g_interrupted = 0;
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    srand((unsigned)time(NULL) ^ (unsigned)order->id);
+    // A stop request ends any wait, in the browser or in a backoff, within a fraction of a second.
+    portal_set_interrupt(portal, interrupt_requested, NULL);
 
     struct printer pr = {.quiet = o->quiet};
     struct flow_run_opts ro = {.cfg = cfg,
@@ -112,49 +137,35 @@ int oneshot_run(const struct config *cfg, const struct oneshot_opts *o, const st
                                .event_arg = &pr,
                                .should_stop = should_stop,
                                .stop_before_step = o->stop_before_step};
-    struct flow_result res = {0};
-    int rc = EXIT_SOME_FAILED, attempts = cfg->max_retries + 1, recoverable_failures = 0;
-    for (int attempt = 1; attempt <= attempts && portal != NULL; attempt++) {
-        struct cdp_page *page = NULL;
-        if (portal_page(portal, &page, err, sizeof err) != 0) {
-            cli_error("order", "%s", err);
-            rc = EXIT_UNAVAILABLE;
-            break;
-        }
-        printf("-- attempt %d of %d\n", attempt, attempts);
-        if (flow_run_attempt(page, &ro, order, items, nitems, attempt, &res) == 0) {
-            rc = EXIT_OK;
-            break;
-        }
-        if (res.stopped || g_interrupted) {
-            rc = EXIT_INTERRUPTED;
-            break;
-        }
-        if (res.evidence[0] != '\0')
-            printf("   evidence: %s.{png,html,console.txt}\n", res.evidence);
-        if (res.cls == FLOW_CLASS_FATAL)
-            break; // the order can never pass as it is: no retry
-        portal_after_failure(portal);
-        if (attempt == attempts)
-            break;
-        if (res.cls == FLOW_CLASS_RECOVERABLE) {
-            long delay = flow_backoff_ms(cfg->retry_delay_ms, ++recoverable_failures);
-            printf("   %s failure: retrying in %.1f s\n", flow_class_name(res.cls), delay / 1000.0);
-            fflush(stdout);
-            sleep_interruptible(delay);
-            if (g_interrupted) {
-                rc = EXIT_INTERRUPTED;
-                break;
-            }
-        }
-    }
-    if (rc == EXIT_OK)
+    struct flow_order_hooks hooks = {.on_attempt = on_attempt, .on_retry = on_retry};
+    struct flow_result res;
+    enum flow_next next = flow_order_run(portal, &ro, cfg->max_retries + 1, cfg->retry_delay_ms, order, items, nitems,
+                                         &hooks, &res, NULL);
+    int rc = EXIT_SOME_FAILED;
+    switch (next) {
+    case FLOW_NEXT_DONE:
+        rc = EXIT_OK;
         printf("done: %s in %.2f s (last step %s)\n", o->stop_before_step ? "preflight passed" : "order complete",
                res.ms / 1000.0, res.step[0] ? res.step : "-");
-    else if (rc == EXIT_SOME_FAILED)
-        printf("FAILED (%s) at step %s: %s\n", flow_class_name(res.cls), res.failed_step, res.error);
-    else if (rc == EXIT_INTERRUPTED)
+        break;
+    case FLOW_NEXT_STOPPED:
+        rc = EXIT_INTERRUPTED;
         printf("interrupted\n");
+        break;
+    case FLOW_NEXT_ABORT:
+        // Nothing can pass until a person acts: say why and stop (no retry hammers the portal).
+        rc = EXIT_UNAVAILABLE;
+        if (res.evidence[0] != '\0')
+            printf("   evidence: %s.{png,html,console.txt}\n", res.evidence);
+        printf("ABORTED%s%s: %s\n", res.failed_step[0] ? " at step " : "", res.failed_step, res.error);
+        cli_error(o->stop_before_step ? "preflight" : "order", "stopped: %s", res.error);
+        break;
+    default:
+        if (res.evidence[0] != '\0')
+            printf("   evidence: %s.{png,html,console.txt}\n", res.evidence);
+        printf("FAILED (%s) at step %s: %s\n", flow_class_name(res.cls), res.failed_step, res.error);
+        break;
+    }
     if (trace != NULL)
         printf("trace: %s/index.html\n", trace_dir(trace));
     portal_free(portal);

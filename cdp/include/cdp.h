@@ -45,6 +45,7 @@ enum cdp_err {
     CDP_ERR_NAVIGATION = -8, /* network error loading the main document (net::ERR_...) */
     CDP_ERR_GUARD = -9,      /* an error detector (guard) matched; see cdp_page_guard_hit */
     CDP_ERR_IO = -10,        /* writing a file failed */
+    CDP_ERR_STOPPED = -11,   /* the browser's interrupt callback asked to stop (signal, cancel) */
 };
 
 /* Static text for a code ("browser gone", "timeout", ...). Never NULL. */
@@ -57,7 +58,14 @@ struct cdp_launch_opts {
     bool headed;               /* false (default): --headless */
     int launch_timeout_ms;     /* <= 0: 20000; start + DevToolsActivePort + WebSocket connect */
     const char *const *extra_args; /* NULL-terminated extra Chromium flags, borrowed for the call */
+    /* Asked at least every CDP_INTERRUPT_SLICE_MS while any call waits; when it returns true the
+     * call fails at once with CDP_ERR_STOPPED (Ctrl-C, SIGTERM, a cancelled order). Kept for the
+     * browser's life; NULL = never. Not asked while the browser closes (that is bounded anyway). */
+    bool (*interrupt)(void *arg);
+    void *interrupt_arg;
 };
+
+#define CDP_INTERRUPT_SLICE_MS 200
 
 /* New, unlaunched browser handle. Returns NULL only when out of memory.
  * Caller owns it; release with cdp_browser_free. */
@@ -180,6 +188,10 @@ int cdp_page_screenshot(struct cdp_page *p, const char *path, bool full_page, in
 
 /* The page's current HTML (doctype + document.documentElement.outerHTML) to path. */
 int cdp_page_html(struct cdp_page *p, const char *path, int timeout_ms) CDP_WUR;
+
+/* Waits ms milliseconds while still serving the connection's events (a crash is noticed). Returns
+ * 0, CDP_ERR_STOPPED when the interrupt callback asked to stop, or CDP_ERR_GONE. */
+int cdp_page_sleep(struct cdp_page *p, int ms) CDP_WUR;
 
 /* Sets the viewport size in CSS pixels (device scale factor 1). */
 int cdp_page_set_viewport(struct cdp_page *p, int width, int height) CDP_WUR;

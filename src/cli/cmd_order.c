@@ -23,7 +23,7 @@ static bool valid_code(const char *s)
     return true;
 }
 
-int cmd_order(int argc, char **argv, const struct config *cfg)
+static int cmd_order(int argc, char **argv, const struct config *cfg)
 {
     static const struct option opts[] = {{"flow", required_argument, NULL, 'f'},
                                          {"trace", required_argument, NULL, 't'},
@@ -102,3 +102,19 @@ int cmd_order(int argc, char **argv, const struct config *cfg)
     }
     return rc;
 }
+
+const struct cli_command cli_cmd_order = {
+    .name = "order",
+    .fn = cmd_order,
+    .usage = "order CONSULTORA CODE:QTY... [--flow F] [--trace DIR] [--quiet]",
+    .summary = "one order through the browser, no database",
+    .help = "Walks the flow for one order in a local headless Chromium, printing every step and action with\n"
+            "its duration and outcome, and retries recoverable failures like a worker (backoff, a fresh\n"
+            "browser context). Exit 0 when the cart holds exactly the order, 1 when it failed, 2 bad input\n"
+            "or flow, 3 Chromium unavailable.\n"
+            "  --flow F      flow file (default GSPBOT_FLOW, else data/flows/gsp-sim.json)\n"
+            "  --trace DIR   save a screenshot after every action and DIR/index.html, a timeline that opens\n"
+            "                offline: the tool to adapt a flow to the real portal\n"
+            "  --quiet       print steps and the result, not every action\n"
+            "Example: gspbot order 12345678 80901:2 80455:1 --trace /tmp/trace\n",
+};

@@ -6,7 +6,7 @@
 #include "log.h"
 #include "migrate.h"
 
-int cmd_migrate(int argc, char **argv, const struct config *cfg)
+static int cmd_migrate(int argc, char **argv, const struct config *cfg)
 {
     if (argc > 1) {
         cli_error("migrate", "unexpected argument \"%s\" (migrate takes none)", argv[1]);
@@ -33,3 +33,12 @@ int cmd_migrate(int argc, char **argv, const struct config *cfg)
     db_free(db);
     return EXIT_OK;
 }
+
+const struct cli_command cli_cmd_migrate = {
+    .name = "migrate",
+    .fn = cmd_migrate,
+    .usage = "migrate",
+    .summary = "apply the schema migrations (idempotent)",
+    .help = "Applies the SQL migrations compiled into gspbot, in order, each in its own transaction, under an\n"
+            "advisory lock (two migrate runs at once are safe). Prints what it applied, or \"up to date\".\n",
+};

@@ -39,7 +39,7 @@ static bool parse_dim(const char *s, int *out)
     return true;
 }
 
-int cmd_screenshot(int argc, char **argv, const struct config *cfg)
+static int cmd_screenshot(int argc, char **argv, const struct config *cfg)
 {
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'}, {"full-page", no_argument, NULL, 'f'},
@@ -109,3 +109,11 @@ int cmd_screenshot(int argc, char **argv, const struct config *cfg)
     cdp_browser_free(b);
     return code;
 }
+
+const struct cli_command cli_cmd_screenshot = {
+    .name = "screenshot",
+    .fn = cmd_screenshot,
+    .usage = "screenshot URL -o FILE.png [--full-page] [--width W --height H]",
+    .summary = "PNG screenshot of a page in headless Chromium",
+    .help = "",
+};

@@ -96,6 +96,10 @@ struct cdp_browser {
     struct cdp_page *wait_page; /* page of the call in flight, if any */
     bool wait_aborted;          /* that page crashed or detached meanwhile */
 
+    /* interrupt callback (cdp_launch_opts.interrupt) */
+    bool (*interrupt)(void *arg);
+    void *interrupt_arg;
+
     /* deadline timer for the current pump */
     lws_sorted_usec_list_t sul_deadline;
     bool deadline_hit;
@@ -127,7 +131,8 @@ int cdp__call(struct cdp_browser *b, const char *session, const char *method, cJ
 void cdp__send_async(struct cdp_browser *b, const char *session, const char *method, cJSON *params);
 /* Pumps the connection until done(arg) is true, the deadline, or the browser
  * is gone. done may be NULL (pump until the deadline: a sleep that still
- * serves events). Returns 0, CDP_ERR_TIMEOUT or CDP_ERR_GONE. */
+ * serves events). Returns 0, CDP_ERR_TIMEOUT, CDP_ERR_GONE, or CDP_ERR_STOPPED when the
+ * interrupt callback says so (asked every CDP_INTERRUPT_SLICE_MS at most). */
 int cdp__pump(struct cdp_browser *b, int64_t deadline_us, bool (*done)(void *arg), void *arg);
 
 /* ---- launcher.c */

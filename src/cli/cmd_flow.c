@@ -27,7 +27,7 @@ static int flow_check(const char *path)
     return EXIT_OK;
 }
 
-int cmd_flow(int argc, char **argv, const struct config *cfg)
+static int cmd_flow(int argc, char **argv, const struct config *cfg)
 {
     (void)cfg;
     if (argc < 2 || strcmp(argv[1], "check") != 0) {
@@ -40,3 +40,12 @@ int cmd_flow(int argc, char **argv, const struct config *cfg)
     }
     return flow_check(argv[2]);
 }
+
+const struct cli_command cli_cmd_flow = {
+    .name = "flow",
+    .fn = cmd_flow,
+    .usage = "flow check FLOW",
+    .summary = "validate a flow file",
+    .help = "Reports every unknown verb, option and variable, every bad selector, wrong type and\n"
+            "inconsistency of a flow file with its JSON path; exit 0 when the flow is valid, 2 otherwise.\n",
+};

@@ -33,7 +33,7 @@ static const char *first_step_needing_an_order(const struct flow *f)
     return NULL;
 }
 
-int cmd_preflight(int argc, char **argv, const struct config *cfg)
+static int cmd_preflight(int argc, char **argv, const struct config *cfg)
 {
     static const struct option opts[] = {{"consultora", required_argument, NULL, 'c'},
                                          {"flow", required_argument, NULL, 'f'},
@@ -73,3 +73,13 @@ int cmd_preflight(int argc, char **argv, const struct config *cfg)
     struct flow_order order = {.id = 0, .consultora_code = consultora ? consultora : "0", .consultora_name = ""};
     return oneshot_run(cfg, &o, &order, NULL, 0);
 }
+
+const struct cli_command cli_cmd_preflight = {
+    .name = "preflight",
+    .fn = cmd_preflight,
+    .usage = "preflight [--consultora CODE] [--flow F] [--trace DIR]",
+    .summary = "canary walk of the flow, up to the cart",
+    .help = "Walks the flow up to the cart for one known-good consultora without adding any product, and\n"
+            "reports each step's time: run it before starting a batch. Without --consultora it walks the\n"
+            "steps that need no order (the login).\n",
+};
