@@ -4,7 +4,13 @@
 #ifndef GSPBOT_CLI_H
 #define GSPBOT_CLI_H
 
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "config.h"
+
+struct db;
 
 enum {
     EXIT_OK = 0,           /* success */
@@ -30,6 +36,31 @@ struct cli_command {
  * Returns the handle (caller frees with db_free), or NULL after printing why to stderr; the
  * command then exits with EXIT_UNAVAILABLE. */
 struct db *cli_db_open(const struct config *cfg);
+
+/* Copies s into out (size n) cut or padded with spaces to `width` characters — UTF-8 code points,
+ * not bytes, so accented names keep a table's columns; a cut name ends with "…". */
+void cli_pad(const char *s, int width, char *out, size_t n);
+
+/* Parses an id ("batch" or "order" in the message). Returns true, or false after printing
+ * `"x1" is not a batch id`. */
+bool cli_parse_id(const char *cmd, const char *what, const char *s, long long *out);
+
+/* Prints a JSON value (pretty) on stdout and frees it. Returns EXIT_OK, or EXIT_UNAVAILABLE when
+ * v is NULL (out of memory). */
+int cli_print_json(cJSON *v);
+
+/* The exit code and message for a queue error: QUEUE_ENOENT and QUEUE_ESTATE are the user's
+ * (EXIT_USAGE), the rest the database's (EXIT_UNAVAILABLE). Prints "gspbot CMD: <db message>". */
+int cli_queue_error(const char *cmd, struct db *db, int rc);
+
+/* Parses the common "one positional id, optional --json" command line of the batch commands.
+ * Returns true with *id and *json set, else false after printing the problem (exit EXIT_USAGE). */
+bool cli_parse_id_command(int argc, char **argv, const char *what, long long *id, bool *json);
+
+/* Loads and checks the flow at path (NULL = cfg->flow_path) and the configuration it uses, as
+ * `worker` and `run` need before they fork anything. Returns the flow (flow_free), or NULL after
+ * printing every problem with *code set (EXIT_USAGE: the flow; EXIT_UNAVAILABLE: configuration). */
+struct flow *cli_pool_flow(const struct config *cfg, const char *path, int *code);
 
 /* Prints "gspbot CMD: message" to stderr (secrets redacted). */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -28,7 +28,7 @@ static int cmd_migrate(int argc, char **argv, const struct config *cfg)
         return EXIT_UNAVAILABLE;
     }
     if (rep.applied_count == 0)
-        printf("up to date (%zu migrations)\n", rep.total);
+        printf("up to date (%zu migration%s)\n", rep.total, rep.total == 1 ? "" : "s");
     log_debug("migrate", "%zu applied, %zu known", rep.applied_count, rep.total);
     db_free(db);
     return EXIT_OK;

@@ -79,8 +79,10 @@ static int show_all(struct db *db, bool json)
     for (int i = 0; i < n; i++) {
         char bar[64];
         stats_progress_bar(&list[i], 20, bar, sizeof bar);
-        printf("%6lld  %-24.24s %-10s %s %5ld/%-5ld %ld\n", list[i].id, list[i].name, list[i].status, bar,
-               list[i].finished, list[i].total, list[i].counts[ORDER_FAILED]);
+        char name[128];
+        cli_pad(list[i].name, 24, name, sizeof name); // by characters: "Día de la Madre" keeps its column
+        printf("%6lld  %s %-10s %s %5ld/%-5ld %ld\n", list[i].id, name, list[i].status, bar, list[i].finished,
+               list[i].total, list[i].counts[ORDER_FAILED]);
     }
     return EXIT_OK;
 }

@@ -36,11 +36,18 @@ static void print_event(void *arg, const struct flow_event *ev)
     const struct printer *p = arg;
     switch (ev->kind) {
     case FLOW_EV_ACTION_OK:
-    case FLOW_EV_ACTION_FAILED:
-        if (!p->quiet)
-            printf("  %-4s %6ld ms  %s%s%s\n", ev->error ? "FAIL" : "ok", ev->ms, ev->action, ev->error ? ": " : "",
-                   ev->error ? ev->error : "");
+    case FLOW_EV_ACTION_FAILED: {
+        if (p->quiet)
+            break;
+        // The error often starts with the action itself ("goto /login: Page.navigate: ..."), which
+        // this line already shows.
+        const char *e = ev->error ? ev->error : "";
+        size_t al = strlen(ev->action);
+        if (strncmp(e, ev->action, al) == 0 && e[al] == ':' && e[al + 1] == ' ')
+            e += al + 2;
+        printf("  %-4s %6ld ms  %s%s%s\n", ev->error ? "FAIL" : "ok", ev->ms, ev->action, ev->error ? ": " : "", e);
         break;
+    }
     case FLOW_EV_STEP_SKIPPED: printf("%-20s skipped (already done)\n", ev->step); break;
     case FLOW_EV_STEP_OK: printf("%-20s ok in %.2f s\n", ev->step, ev->ms / 1000.0); break;
     case FLOW_EV_STEP_FAILED:

@@ -347,6 +347,10 @@ int config_load(struct config *cfg, const char *env_file)
     rc = rc ? rc : get_int(cfg, &ef, "GSPBOT_MAX_QUANTITY", 999, 1, 1000000, &cfg->max_quantity);
     rc = rc ? rc : get_int(cfg, &ef, "GSPBOT_EVIDENCE_DAYS", 14, 1, 3650, &cfg->evidence_days);
     rc = rc ? rc : get_int(cfg, &ef, "GSPBOT_PORT", 8000, 1, 65535, &cfg->port);
+    rc = rc ? rc : get_int(cfg, &ef, "GSPBOT_BREAKER_FAILURES", 10, 1, 100000, &cfg->breaker_failures);
+    rc = rc ? rc : get_int(cfg, &ef, "GSPBOT_BREAKER_COOLDOWN_S", 60, 1, 86400, &cfg->breaker_cooldown_s);
+    rc = rc ? rc : get_int(cfg, &ef, "GSPBOT_LEASE_S", 30, 3, 3600, &cfg->lease_s);
+    rc = rc ? rc : get_string(cfg, &ef, "GSPBOT_WEBHOOK_URL", &cfg->webhook_url);
     if (rc == 0) {
         struct source s = lookup(&ef, "GSPBOT_LOG_FORMAT");
         if (s.value == NULL || *s.value == '\0' || strcasecmp(s.value, "text") == 0) {
@@ -377,8 +381,8 @@ void config_cleanup(struct config *cfg)
         explicit_bzero(cfg->password, strlen(cfg->password));
     if (cfg->api_token != NULL)
         explicit_bzero(cfg->api_token, strlen(cfg->api_token));
-    char **strs[] = {&cfg->database_url, &cfg->base_url,       &cfg->user_code, &cfg->password,     &cfg->cycle,
-                     &cfg->flow_path,    &cfg->screenshot_dir, &cfg->api_token, &cfg->chromium_path};
+    char **strs[] = {&cfg->database_url, &cfg->base_url,       &cfg->user_code, &cfg->password,      &cfg->cycle,
+                     &cfg->flow_path,    &cfg->screenshot_dir, &cfg->api_token, &cfg->chromium_path, &cfg->webhook_url};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;

@@ -2,9 +2,13 @@
 #include "db.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define DB_CONNECT_TIMEOUT_S   "10"
+#define DB_TCP_USER_TIMEOUT_MS "30000"
 
 struct db {
     PGconn *conn;
@@ -36,6 +40,38 @@ static void notice_ignore(void *arg, const char *message)
     (void)message;
 }
 
+/* "DATABASE_URL: host=db port=5432 dbname=gspbot user=gsp" or the libpq defaults it fell back on:
+ * where a failed connection went, without the password. */
+static void describe_target(const char *conninfo, char *out, size_t n)
+{
+    if (conninfo == NULL || *conninfo == '\0') {
+        snprintf(out, n,
+                 "DATABASE_URL is not set: libpq's defaults were used (PGHOST, PGPORT, PGDATABASE, PGUSER, "
+                 "else the local socket); set DATABASE_URL to the PostgreSQL gspbot should use");
+        return;
+    }
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
+    if (opts == NULL) {
+        snprintf(out, n, "DATABASE_URL is not a valid libpq conninfo or URI: %s", err ? err : "out of memory");
+        PQfreemem(err);
+        return;
+    }
+    size_t len = (size_t)snprintf(out, n, "DATABASE_URL: ");
+    bool any = false;
+    for (PQconninfoOption *o = opts; o->keyword != NULL && len < n; o++) {
+        static const char *const SHOWN[] = {"host", "hostaddr", "port", "dbname", "user"};
+        for (size_t i = 0; i < sizeof SHOWN / sizeof SHOWN[0]; i++)
+            if (strcmp(o->keyword, SHOWN[i]) == 0 && o->val != NULL && *o->val != '\0') {
+                len += (size_t)snprintf(out + len, n - len, "%s%s=%s", any ? " " : "", o->keyword, o->val);
+                any = true;
+            }
+    }
+    if (len < n)
+        snprintf(out + len, n - len, "%s", any ? "" : "libpq defaults");
+    PQconninfoFree(opts);
+}
+
 int db_open(struct db **out, const char *conninfo)
 {
     struct db *db = calloc(1, sizeof *db);
@@ -43,13 +79,35 @@ int db_open(struct db **out, const char *conninfo)
     if (db == NULL)
         return -1;
     // Our defaults go first; anything in the caller's conninfo (expanded from dbname) wins.
-    const char *keys[] = {"connect_timeout", "application_name", "options", "dbname", NULL};
-    const char *vals[] = {"10", "gspbot", "-c statement_timeout=60000", conninfo ? conninfo : "", NULL};
+    // Keepalives and tcp_user_timeout: a heartbeat or a claim on a half-open TCP connection (a
+    // database host that vanished) fails within about half a minute instead of blocking forever.
+    const char *keys[] = {
+        "connect_timeout",     "application_name", "options",          "keepalives", "keepalives_idle",
+        "keepalives_interval", "keepalives_count", "tcp_user_timeout", "dbname",     NULL};
+    const char *vals[] = {
+        DB_CONNECT_TIMEOUT_S,     "gspbot", "-c statement_timeout=60000", "1", "10", "5", "3", DB_TCP_USER_TIMEOUT_MS,
+        conninfo ? conninfo : "", NULL};
     db->conn = PQconnectdbParams(keys, vals, /* expand_dbname= */ 1);
     if (db->conn == NULL)
         return db_fail(db, "database: out of memory");
-    if (PQstatus(db->conn) != CONNECTION_OK)
-        return db_fail(db, "database unavailable: %s", PQerrorMessage(db->conn));
+    if (PQstatus(db->conn) != CONNECTION_OK) {
+        char where[512], why[1024];
+        describe_target(conninfo, where, sizeof where);
+        // libpq's message spans lines ("...failed: ...\n\tIs the server running...?\n"): one line.
+        size_t k = 0;
+        for (const char *m = PQerrorMessage(db->conn); *m != '\0' && k + 1 < sizeof why; m++) {
+            if (*m == '\n' || *m == '\t') {
+                if (k > 0 && why[k - 1] != ' ')
+                    why[k++] = ' ';
+            } else {
+                why[k++] = *m;
+            }
+        }
+        while (k > 0 && why[k - 1] == ' ')
+            k--;
+        why[k] = '\0';
+        return db_fail(db, "database unavailable: %s (%s)", why, where);
+    }
     // Notices (e.g. "relation already exists, skipping") are not for the user's terminal.
     PQsetNoticeProcessor(db->conn, notice_ignore, NULL);
     return 0;

@@ -2,6 +2,8 @@
  * state: one logger per process (workers re-open their file after fork). */
 #include "log.h"
 
+#include "buf.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,8 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LOG_MAX_SECRETS 8
-#define LOG_LINE_MAX    8192 /* bytes of one message; longer ones are cut */
+#define LOG_MAX_SECRETS     8
+#define LOG_LINE_MAX        8192         /* bytes of one message; longer ones are cut */
+#define LOG_REDACT_FILE_MAX (256u << 20) /* bytes: the largest file log_redact_file() rewrites */
 
 static struct {
     enum log_format format;
@@ -100,6 +103,91 @@ void log_redact(const char *in, char *out, size_t n)
         }
     }
     out[o] = '\0';
+}
+
+int log_redact_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return -1;
+    struct buf in;
+    buf_init(&in, LOG_REDACT_FILE_MAX);
+    char chunk[65536];
+    size_t k;
+    int rc = 0;
+    while (rc == 0 && (k = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rc = buf_append(&in, chunk, k);
+    bool bad = ferror(f) != 0;
+    fclose(f);
+    if (rc != 0 || bad) {
+        buf_cleanup(&in);
+        errno = rc == BUF_ETOOBIG ? EFBIG : rc ? ENOMEM : EIO;
+        return -1;
+    }
+    // Every registered secret out, whatever the length of the text (log_redact works in bounded
+    // buffers): copy the runs between matches.
+    struct buf out;
+    buf_init(&out, 0);
+    const char *p = buf_str(&in);
+    size_t len = in.len, i = 0, from = 0;
+    while (rc == 0 && i < len) {
+        size_t matched = 0;
+        for (int s = 0; s < LOG_MAX_SECRETS && matched == 0; s++) {
+            const char *sec = g_log.secrets[s];
+            size_t sl = sec ? strlen(sec) : 0;
+            if (sl > 0 && sl <= len - i && memcmp(p + i, sec, sl) == 0)
+                matched = sl;
+        }
+        if (matched == 0) {
+            i++;
+            continue;
+        }
+        rc = buf_append(&out, p + from, i - from);
+        if (rc == 0)
+            rc = buf_append_str(&out, "***");
+        i += matched;
+        from = i;
+    }
+    if (rc == 0)
+        rc = buf_append(&out, p + from, len - from);
+    buf_cleanup(&in);
+    if (rc != 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    // Written to a temp file and renamed, with the mode of everything that holds personal data.
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.redact", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        buf_cleanup(&out);
+        return -1;
+    }
+    const char *w = buf_str(&out);
+    size_t left = out.len;
+    while (left > 0) {
+        ssize_t n = write(fd, w, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            buf_cleanup(&out);
+            errno = e;
+            return -1;
+        }
+        w += n;
+        left -= (size_t)n;
+    }
+    buf_cleanup(&out);
+    if (close(fd) != 0 || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    return 0;
 }
 
 static void emit(FILE *f, const char *line)

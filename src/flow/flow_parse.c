@@ -45,8 +45,9 @@ enum {
 static const struct {
     const char *name;
     unsigned bit;
-} OPTIONS[] = {{"timeout_ms", OPT_TIMEOUT}, {"text", OPT_TEXT}, {"optional", OPT_OPTIONAL}, {"value", OPT_VALUE},
-               {"secret", OPT_SECRET},      {"on", OPT_ON},     {"state", OPT_STATE}, {"unless_here", OPT_UNLESS_HERE}};
+} OPTIONS[] = {
+    {"timeout_ms", OPT_TIMEOUT}, {"text", OPT_TEXT}, {"optional", OPT_OPTIONAL}, {"value", OPT_VALUE},
+    {"secret", OPT_SECRET},      {"on", OPT_ON},     {"state", OPT_STATE},       {"unless_here", OPT_UNLESS_HERE}};
 
 static const unsigned VERB_OPTIONS[FLOW_VERB_COUNT] = {
     [FLOW_GOTO] = OPT_TIMEOUT | OPT_OPTIONAL | OPT_UNLESS_HERE,
@@ -286,6 +287,9 @@ static void parse_action(struct parser *p, const cJSON *j, const char *path, enu
             diag(p, vp, "empty key name");
         else
             check_template(p, vp, a->target, where, /* secret_ok= */ false);
+        char why[300];
+        if (a->verb == FLOW_EVAL && !flow_js_vars_quoted(a->target, why, sizeof why))
+            diag(p, vp, "%s", why);
     }
     const cJSON *o;
     char op[160];
@@ -392,7 +396,7 @@ static void parse_step(struct parser *p, const cJSON *j, int index, struct flow_
     }
     check_duplicate_keys(p, path, j);
     static const char *const KEYS[] = {"name",          "skip_if",          "actions", "cart",
-                                       "for_each_item", "after_item_error", "retries"};
+                                       "for_each_item", "after_item_error", "retries", "max_per_add"};
     for (const cJSON *k = j->child; k != NULL; k = k->next) {
         bool known = false;
         for (size_t i = 0; i < sizeof KEYS / sizeof KEYS[0]; i++)
@@ -402,7 +406,7 @@ static void parse_step(struct parser *p, const cJSON *j, int index, struct flow_
             snprintf(kp, sizeof kp, "%s.%s", path, k->string);
             diag(p, kp,
                  "unknown key \"%s\" (a step has name, skip_if, actions, cart, for_each_item, "
-                 "after_item_error, retries)",
+                 "after_item_error, retries, max_per_add)",
                  k->string);
         }
     }
@@ -412,6 +416,12 @@ static void parse_step(struct parser *p, const cJSON *j, int index, struct flow_
     if (o != NULL) {
         snprintf(kp, sizeof kp, "%s.retries", path);
         (void)get_int(p, kp, o, 0, 10, &st->retries);
+    }
+    if ((o = cJSON_GetObjectItemCaseSensitive(j, "max_per_add")) != NULL) {
+        snprintf(kp, sizeof kp, "%s.max_per_add", path);
+        (void)get_int(p, kp, o, 1, 1000000, &st->max_per_add);
+        if (cJSON_GetObjectItemCaseSensitive(j, "for_each_item") == NULL)
+            diag(p, kp, "needs \"for_each_item\" in the same step");
     }
     o = cJSON_GetObjectItemCaseSensitive(j, "name");
     snprintf(kp, sizeof kp, "%s.name", path);
@@ -443,6 +453,9 @@ static void parse_step(struct parser *p, const cJSON *j, int index, struct flow_
         } else {
             st->cart = dup_or_oom(p, o->valuestring);
             check_template(p, kp, st->cart, IN_STEP, false);
+            char why[300];
+            if (!flow_js_vars_quoted(st->cart, why, sizeof why))
+                diag(p, kp, "%s", why);
         }
     }
     if ((o = cJSON_GetObjectItemCaseSensitive(j, "for_each_item")) != NULL) {

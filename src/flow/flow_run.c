@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 
 #define FLOW_MAX_GUARDS          64
 #define FLOW_EVIDENCE_TIMEOUT_MS 10000 /* screenshots and HTML of a failed attempt */
+#define FLOW_TRACE_SHOT_QUICK_MS 1000  /* first try of a trace screenshot (see trace_capture) */
 #define FLOW_CART_TIMEOUT_MS     10000 /* reading the cart */
 #define FLOW_SKIP_CHECK_MS       10000 /* skip_if: the deadline of one look (not a wait) */
 #define FLOW_BACKOFF_CAP_MS      300000
@@ -37,7 +39,8 @@ struct run {
     int guard_det[FLOW_MAX_GUARDS]; /* guard index -> detector index */
     size_t nguards;
     char base_url[2048];
-    int step_try; /* 0 on a step's first run, then the number of re-runs */
+    int step_try;                     /* 0 on a step's first run, then the number of re-runs */
+    const struct flow_action *action; /* the action running, for messages */
 };
 
 /* What one action or check ended with. */
@@ -136,15 +139,28 @@ static void classify(struct run *r, int rc, const char *what, struct outcome *ou
         out->det = det;
         out->cls = d ? d->cls : FLOW_CLASS_RECOVERABLE;
         out->transient = out->cls == FLOW_CLASS_RECOVERABLE;
-        snprintf(raw, sizeof raw, "%s", cdp_page_errmsg(r->page));
+        const char *m = cdp_page_errmsg(r->page);
+        // The matched element's text is the message; an element without text is named by its
+        // detector as written in the flow file (cdp only knows its index among this step's guards).
+        if (d != NULL && strncmp(m, "error detector ", 15) == 0)
+            snprintf(raw, sizeof raw, "%s matched (%s%s%s%s)", d->path, d->selector, d->text ? ", text \"" : "",
+                     d->text ? d->text : "", d->text ? "\"" : "");
+        else
+            snprintf(raw, sizeof raw, "%s", m);
     } else if (rc == CDP_ERR_STOPPED) {
         r->res->stopped = true;
         out->cls = FLOW_CLASS_RECOVERABLE;
         snprintf(raw, sizeof raw, "%s: stopped before it finished (interrupted)", what);
+    } else if (rc == CDP_ERR_ARG) {
+        // A selector that is not valid CSS (or another bad argument) is the flow's fault and fails
+        // every order the same way: retrying cannot help, and a pool must not walk a thousand orders
+        // into it. The run stops and names the action in the flow file.
+        out->cls = FLOW_CLASS_ABORT;
+        snprintf(raw, sizeof raw, "flow error at %s (%s): %s: %s", r->action ? r->action->path : "?",
+                 r->o->flow->source ? r->o->flow->source : "flow", what, cdp_page_errmsg(r->page));
     } else {
-        // A bad selector or argument is the flow's fault and fails every order the same way:
-        // retrying cannot help. Everything else (timeouts, network, a dead browser) may pass.
-        out->cls = rc == CDP_ERR_ARG ? FLOW_CLASS_FATAL : FLOW_CLASS_RECOVERABLE;
+        // Everything else (timeouts, network, a dead browser) may pass on another try.
+        out->cls = FLOW_CLASS_RECOVERABLE;
         out->transient = rc == CDP_ERR_NAVIGATION;
         snprintf(raw, sizeof raw, "%s: %s", what, cdp_page_errmsg(r->page));
     }
@@ -159,7 +175,9 @@ static char *expand(const char *tmpl, enum flow_ctx ctx, const struct flow_vars 
     char err[256];
     char *s = flow_expand(tmpl, ctx, v, err, sizeof err);
     if (s == NULL) {
-        out->cls = FLOW_CLASS_FATAL;
+        // A missing configuration value stops the run (no order can pass); anything else is a
+        // problem of this order's values.
+        out->cls = strstr(err, "is not configured") != NULL ? FLOW_CLASS_ABORT : FLOW_CLASS_FATAL;
         snprintf(out->msg, sizeof out->msg, "%s", err);
     }
     return s;
@@ -183,7 +201,8 @@ static void join_url(const struct run *r, const char *target, char *out, size_t 
 }
 
 /* "click #add", "fill #password = ***": how an action reads in logs and traces. */
-static void describe(const struct flow_action *a, const char *target, const char *value, char *out, size_t n)
+static void describe(const struct flow_action *a, const char *target, const char *value, const char *text, char *out,
+                     size_t n)
 {
     const char *verb = FLOW_VERB_NAMES[a->verb];
     if (a->verb == FLOW_SLEEP_MS)
@@ -195,14 +214,19 @@ static void describe(const struct flow_action *a, const char *target, const char
     if (a->verb == FLOW_WAIT_FOR && a->hidden && strlen(out) + 10 < n)
         snprintf(out + strlen(out), n - strlen(out), " (hidden)");
     if (a->text != NULL && strlen(out) + 16 < n)
-        snprintf(out + strlen(out), n - strlen(out), " (text \"%s\")", a->text);
+        snprintf(out + strlen(out), n - strlen(out), " (text \"%s\")", text ? text : a->text);
 }
 
-static void sleep_ms(long ms)
+/* True when a navigation error says the address itself is unusable (not a portal that is down). */
+static bool address_error(const char *msg)
 {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    static const char *const ERRORS[] = {"net::ERR_NAME_NOT_RESOLVED",     "net::ERR_INVALID_URL",
+                                         "net::ERR_UNKNOWN_URL_SCHEME",    "net::ERR_ADDRESS_INVALID",
+                                         "Cannot navigate to invalid URL", "net::ERR_DISALLOWED_URL_SCHEME"};
+    for (size_t i = 0; i < sizeof ERRORS / sizeof ERRORS[0]; i++)
+        if (strstr(msg, ERRORS[i]) != NULL)
+            return true;
+    return false;
 }
 
 /* True when the page's current URL is `url` (fragment ignored). */
@@ -222,9 +246,10 @@ static bool at_url(struct run *r, const char *url, int timeout_ms)
 static int run_action(struct run *r, const struct flow_action *a, const struct flow_vars *v, struct outcome *out,
                       char *desc, size_t dn)
 {
-    describe(a, a->target, a->value, desc, dn); // replaced by the values once they are known
+    describe(a, a->target, a->value, a->text, desc, dn); // replaced by the values once they are known
     memset(out, 0, sizeof *out);
     out->det = -1;
+    r->action = a;
     char *target = NULL, *value = NULL, *text = NULL, *on = NULL;
     enum flow_ctx tctx = FLOW_CTX_TEXT;
     if (a->verb == FLOW_CLICK || a->verb == FLOW_FILL || a->verb == FLOW_SELECT || a->verb == FLOW_WAIT_FOR)
@@ -245,7 +270,7 @@ static int run_action(struct run *r, const struct flow_action *a, const struct f
 
     int t = timeout_of(r, a);
     char what[600];
-    describe(a, target, value, what, sizeof what); // a secret value reads "***"
+    describe(a, target, value, text, what, sizeof what); // a secret value reads "***"
     char red[600];
     log_redact(what, red, sizeof red);
     snprintf(desc, dn, "%s", red);
@@ -262,6 +287,20 @@ static int run_action(struct run *r, const struct flow_action *a, const struct f
             break;
         }
         rc = cdp_page_navigate(r->page, url, t, &status);
+        if (rc == CDP_ERR_NAVIGATION && address_error(cdp_page_errmsg(r->page))) {
+            // The portal's address itself is wrong: no order can pass until someone fixes it.
+            bool from_base = strncmp(url, r->base_url, strlen(r->base_url)) == 0 && r->base_url[0] != '\0';
+            out->cls = FLOW_CLASS_ABORT;
+            char raw[FLOW_MESSAGE_MAX];
+            if (from_base)
+                snprintf(raw, sizeof raw, "GSP_BASE_URL \"%s\" cannot be reached: %s (check the portal address)",
+                         r->o->cfg->base_url ? r->o->cfg->base_url : r->base_url, cdp_page_errmsg(r->page));
+            else
+                snprintf(raw, sizeof raw, "flow error at %s: %s", a->path, cdp_page_errmsg(r->page));
+            log_redact(raw, out->msg, sizeof out->msg);
+            rc = 0;
+            break;
+        }
         if (rc == 0 && status >= 500) {
             out->cls = FLOW_CLASS_RECOVERABLE;
             out->transient = true;
@@ -318,6 +357,25 @@ static bool stop_requested(struct run *r, struct outcome *out)
     return true;
 }
 
+/* The --trace screenshot after an action. A capture asked for while the page is between two
+ * documents (after a click that navigates) is not answered until Chromium gives up on it, so the
+ * first try is short; the second waits for the new document first. The capture's own time is
+ * recorded apart from the action's, so the trace shows the walk as it ran without it. */
+static void trace_capture(struct run *r, const char *step, const char *desc, long ms, const char *error)
+{
+    long t0 = now_ms();
+    const char *shot = trace_next_shot(r->o->trace);
+    bool ok = cdp_page_screenshot(r->page, shot, /* full_page= */ false, FLOW_TRACE_SHOT_QUICK_MS) == 0;
+    if (!ok && cdp_page_wait_function(r->page, "document.readyState === 'complete'", FLOW_EVIDENCE_TIMEOUT_MS) == 0)
+        ok = cdp_page_screenshot(r->page, shot, /* full_page= */ false, FLOW_EVIDENCE_TIMEOUT_MS) == 0;
+    if (!ok)
+        log_warn("trace", "no screenshot after \"%s\": %s", desc, cdp_page_errmsg(r->page));
+    trace_add(r->o->trace, step, desc, ms, error, ok);
+    trace_set_capture_ms(r->o->trace, now_ms() - t0);
+    if (trace_write(r->o->trace) != 0)
+        log_warn("trace", "writing %s/index.html: %s", trace_dir(r->o->trace), strerror(errno));
+}
+
 static int run_actions(struct run *r, const char *step, const struct flow_actions *as, const struct flow_vars *v,
                        struct outcome *out)
 {
@@ -336,20 +394,8 @@ static int run_actions(struct run *r, const char *step, const struct flow_action
                                 .error = rc ? out->msg : NULL,
                                 .cls = out->cls};
         emit(r, &ev);
-        if (r->o->trace != NULL) {
-            // A capture can fail while the page is between two documents (a click that navigates):
-            // one more try once the new one is there.
-            const char *shot = trace_next_shot(r->o->trace);
-            bool ok = cdp_page_screenshot(r->page, shot, /* full_page= */ false, FLOW_EVIDENCE_TIMEOUT_MS) == 0;
-            if (!ok) {
-                sleep_ms(200);
-                ok = cdp_page_screenshot(r->page, shot, /* full_page= */ false, FLOW_EVIDENCE_TIMEOUT_MS) == 0;
-            }
-            if (!ok)
-                log_warn("trace", "no screenshot after \"%s\": %s", desc, cdp_page_errmsg(r->page));
-            trace_add(r->o->trace, step, desc, ms, rc ? out->msg : NULL, ok);
-            (void)trace_write(r->o->trace);
-        }
+        if (r->o->trace != NULL)
+            trace_capture(r, step, desc, ms, rc ? out->msg : NULL);
         if (rc != 0)
             return -1;
     }
@@ -498,6 +544,7 @@ static int run_items(struct run *r, const struct flow_step *st, struct outcome *
     for (size_t i = 0; i < r->nitems && rc == 0; i++) {
         struct flow_item_state *it = &r->items[i];
         it->in_cart = st->cart ? (int)cart_qty(&before, it->product_code) : 0;
+        it->added = 0;
         it->message[0] = '\0';
         int missing = it->quantity - it->in_cart;
         if (missing <= 0) {
@@ -505,9 +552,20 @@ static int run_items(struct run *r, const struct flow_step *st, struct outcome *
             item_event(r, st->name, it);
             continue;
         }
-        struct flow_item fi = {.product_code = it->product_code, .quantity = missing, .cart_quantity = it->quantity};
-        v.item = &fi;
-        if (run_actions(r, st->name, &st->for_each_item, &v, out) == 0) {
+        // What is missing goes in adds of at most max_per_add (portals cap the quantity field).
+        // Each add knows what the cart must hold after it, and a retry re-reads the cart first, so
+        // a split add stays exactly-once.
+        int per = st->max_per_add > 0 ? st->max_per_add : missing, arc = 0;
+        struct flow_item fi = {.product_code = it->product_code};
+        v.item = &fi; // after_item_error sees the add that failed
+        while (it->added < missing) {
+            fi.quantity = missing - it->added < per ? missing - it->added : per;
+            fi.cart_quantity = it->in_cart + it->added + fi.quantity;
+            if ((arc = run_actions(r, st->name, &st->for_each_item, &v, out)) != 0)
+                break;
+            it->added += fi.quantity;
+        }
+        if (arc == 0) {
             snprintf(it->outcome, sizeof it->outcome, "added");
             item_event(r, st->name, it);
             continue;
@@ -546,7 +604,7 @@ static int run_items(struct run *r, const struct flow_step *st, struct outcome *
             char list[400] = "";
             for (size_t i = 0; i < r->nitems; i++) {
                 const struct flow_item_state *it = &r->items[i];
-                long want = item_failed(it) ? it->in_cart : it->quantity;
+                long want = item_failed(it) ? it->in_cart + it->added : it->quantity;
                 long got = cart_qty(&after, it->product_code);
                 if (got != want)
                     append(list, sizeof list, it->product_code, got, "expected", want);
@@ -583,10 +641,14 @@ static int run_items(struct run *r, const struct flow_step *st, struct outcome *
 
 static void save_evidence(struct run *r, const char *step)
 {
+    // Evidence holds personal data (names, codes, the portal's pages): a private folder, 0600 files.
     const char *dir = r->o->evidence_dir;
-    if (dir == NULL || mkdir(dir, 0755) != 0) {
-        if (dir == NULL || errno != EEXIST)
+    if (dir == NULL || mkdir(dir, 0700) != 0) {
+        if (dir == NULL || errno != EEXIST) {
+            if (dir != NULL)
+                log_warn("flow", "evidence folder %s: %s", dir, strerror(errno));
             return;
+        }
     }
     char base[PATH_MAX - 32];
     snprintf(base, sizeof base, "%s/order-%lld-%s-a%d-%s", dir, r->order->id, r->order->consultora_code, r->attempt,
@@ -598,8 +660,13 @@ static void save_evidence(struct run *r, const char *step)
     snprintf(path, sizeof path, "%s.html", base);
     if (cdp_page_html(r->page, path, FLOW_EVIDENCE_TIMEOUT_MS) != 0)
         log_warn("flow", "evidence html %s: %s", path, cdp_page_errmsg(r->page));
+    else if (log_redact_file(path) != 0) // a secret the page shows in its text or attributes
+        log_warn("flow", "evidence html %s: redacting: %s", path, strerror(errno));
     snprintf(path, sizeof path, "%s.console.txt", base);
-    FILE *f = fopen(path, "w");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (f == NULL && fd >= 0)
+        close(fd);
     if (f != NULL) {
         static const char *const KINDS[] = {"console.error", "exception", "dialog"};
         for (size_t i = 0; i < cdp_page_log_count(r->page); i++) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "config.h"
 #include "flow.h"
 #include "flow_internal.h"
@@ -91,42 +92,14 @@ static const char *var_value(const struct flow_var_def *d, const struct flow_var
     return NULL;
 }
 
-/* A growing string; on allocation failure `failed` is set and appends become no-ops. */
-struct sbuf {
-    char *s;
-    size_t len, cap;
-    bool failed;
-};
-
-static void sb_put(struct sbuf *b, const char *p, size_t n)
+/* Appends the escape of byte c for ctx: "\\31 " (CSS), "\\u0027" (JS) or "%27" (URL). */
+static int put_escape(struct buf *b, enum flow_ctx ctx, unsigned char c)
 {
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *ns = realloc(b->s, cap);
-        if (ns == NULL) {
-            b->failed = true;
-            return;
-        }
-        b->s = ns;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, p, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-/* Appends the escape of byte c for ctx: "\\27 " (CSS), "\\u0027" (JS) or "%27" (URL). */
-static void sb_put_escape(struct sbuf *b, enum flow_ctx ctx, unsigned char c)
-{
-    char tmp[16];
-    int k = ctx == FLOW_CTX_CSS  ? snprintf(tmp, sizeof tmp, "\\%x ", c)
-            : ctx == FLOW_CTX_JS ? snprintf(tmp, sizeof tmp, "\\u%04x", c)
-                                 : snprintf(tmp, sizeof tmp, "%%%02X", c);
-    sb_put(b, tmp, (size_t)k);
+    if (ctx == FLOW_CTX_CSS)
+        return buf_printf(b, "\\%x ", c);
+    if (ctx == FLOW_CTX_JS)
+        return buf_printf(b, "\\u%04x", c);
+    return buf_printf(b, "%%%02X", c);
 }
 
 static bool is_alnum_ascii(unsigned char c)
@@ -134,52 +107,82 @@ static bool is_alnum_ascii(unsigned char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-static void put_escaped(struct sbuf *b, const char *v, enum flow_ctx ctx)
+static bool is_digit(unsigned char c)
 {
-    for (const unsigned char *p = (const unsigned char *)v; *p != '\0'; p++) {
+    return c >= '0' && c <= '9';
+}
+
+/* CSS: as CSSOM's CSS.escape() does, so that the value is one valid identifier (or string content)
+ * wherever it lands: `#${order.consultora_code}` with 12345678 gives `#\31 2345678`. A leading
+ * digit, or a digit after a leading "-", is hex-escaped; a lone "-" becomes "\-"; ASCII other than
+ * [A-Za-z0-9_-] and control characters are hex-escaped (a hex escape and its space are valid both
+ * in an identifier and inside a quoted string); non-ASCII (UTF-8) is legal as it is. */
+static int put_css(struct buf *b, const unsigned char *v)
+{
+    int rc = 0;
+    for (size_t i = 0; v[i] != '\0' && rc == 0; i++) {
+        unsigned char c = v[i];
+        if (c == 0x7f || c < 0x20 || (i == 0 && is_digit(c)) || (i == 1 && v[0] == '-' && is_digit(c)))
+            rc = put_escape(b, FLOW_CTX_CSS, c);
+        else if (i == 0 && c == '-' && v[1] == '\0')
+            rc = buf_append_str(b, "\\-");
+        else if (c >= 0x80 || is_alnum_ascii(c) || c == '_' || c == '-')
+            rc = buf_append(b, &v[i], 1);
+        else
+            rc = put_escape(b, FLOW_CTX_CSS, c);
+    }
+    return rc;
+}
+
+static int put_escaped(struct buf *b, const char *v, enum flow_ctx ctx)
+{
+    if (ctx == FLOW_CTX_CSS)
+        return put_css(b, (const unsigned char *)v);
+    int rc = 0;
+    for (const unsigned char *p = (const unsigned char *)v; *p != '\0' && rc == 0; p++) {
         unsigned char c = *p;
         switch (ctx) {
-        case FLOW_CTX_TEXT: sb_put(b, (const char *)p, 1); break;
-        case FLOW_CTX_CSS:
-            // A hex escape followed by a space is valid both inside a quoted string and in an
-            // identifier; non-ASCII bytes (UTF-8) are legal as they are.
-            if (c >= 0x80 || is_alnum_ascii(c) || c == '_' || c == '-')
-                sb_put(b, (const char *)p, 1);
-            else
-                sb_put_escape(b, ctx, c);
-            break;
         case FLOW_CTX_JS:
-            if (c < 0x20 || c == '\\' || c == '\'' || c == '"' || c == '`' || c == '$' || c == '<' || c == '>')
-                sb_put_escape(b, ctx, c);
+            // String content: nothing can end the string it sits in (flow check makes sure every
+            // variable in JS sits inside a quoted string) nor start a template substitution.
+            if (c < 0x20 || c == 0x7f || c == '\\' || c == '\'' || c == '"' || c == '`' || c == '$' || c == '<' ||
+                c == '>')
+                rc = put_escape(b, ctx, c);
             else
-                sb_put(b, (const char *)p, 1);
+                rc = buf_append(b, p, 1);
             break;
         case FLOW_CTX_URL:
             if (is_alnum_ascii(c) || c == '-' || c == '_' || c == '.' || c == '~')
-                sb_put(b, (const char *)p, 1);
+                rc = buf_append(b, p, 1);
             else
-                sb_put_escape(b, ctx, c);
+                rc = put_escape(b, ctx, c);
             break;
+        default: rc = buf_append(b, p, 1); break;
         }
     }
+    // U+2028 and U+2029 end a line in older JS engines' strings; harmless escaped as they are
+    // multi-byte UTF-8 here and kept verbatim (modern V8 accepts them in strings).
+    return rc;
 }
 
 char *flow_expand(const char *tmpl, enum flow_ctx ctx, const struct flow_vars *vars, char *err, size_t n)
 {
-    struct sbuf b = {0};
-    sb_put(&b, "", 0);
+    struct buf b;
+    buf_init(&b, FLOW_EXPAND_MAX);
     const char *p = tmpl;
+    int rc = 0;
     for (;;) {
         const char *d = strstr(p, "${");
         if (d == NULL) {
-            sb_put(&b, p, strlen(p));
+            rc = buf_append_str(&b, p);
             break;
         }
-        sb_put(&b, p, (size_t)(d - p));
+        if ((rc = buf_append(&b, p, (size_t)(d - p))) != 0)
+            break;
         const char *end = strchr(d + 2, '}');
         if (end == NULL) {
             snprintf(err, n, "unclosed \"${\" in \"%.60s\"", tmpl);
-            free(b.s);
+            buf_cleanup(&b);
             return NULL;
         }
         size_t len = (size_t)(end - d - 2);
@@ -194,20 +197,79 @@ char *flow_expand(const char *tmpl, enum flow_ctx ctx, const struct flow_vars *v
                 snprintf(err, n, "${%.*s} is not configured (set %.*s in the environment or .env)", l, d + 2, l, d + 2);
             else
                 snprintf(err, n, "${%.*s} is not available here", l, d + 2);
-            free(b.s);
+            buf_cleanup(&b);
             return NULL;
         }
         // Configuration is trusted and may be a URL itself (${GSP_BASE_URL}/login): only values
         // that come from the orders' file are percent-encoded into URLs.
-        put_escaped(&b, v, ctx == FLOW_CTX_URL && def->scope == FLOW_VAR_CONFIG ? FLOW_CTX_TEXT : ctx);
+        if ((rc = put_escaped(&b, v, ctx == FLOW_CTX_URL && def->scope == FLOW_VAR_CONFIG ? FLOW_CTX_TEXT : ctx)) != 0)
+            break;
         p = end + 1;
     }
-    if (b.failed) {
-        snprintf(err, n, "out of memory");
-        free(b.s);
+    if (rc != 0) { // buf freed its contents
+        snprintf(err, n, rc == BUF_ETOOBIG ? "the expanded value is longer than %d bytes" : "out of memory",
+                 FLOW_EXPAND_MAX);
         return NULL;
     }
-    return b.s;
+    char *out = buf_take(&b);
+    if (out == NULL)
+        snprintf(err, n, "out of memory");
+    return out;
+}
+
+bool flow_js_vars_quoted(const char *js, char *why, size_t n)
+{
+    // A small JS lexer: code, '...' / "..." / `...` strings, // and /* */ comments. Regular
+    // expression literals are not told apart from division (a variable belongs in a string).
+    enum { CODE, SQ, DQ, BQ, LINE, BLOCK } st = CODE;
+    for (const char *p = js; *p != '\0'; p++) {
+        if (p[0] == '$' && p[1] == '{') {
+            const char *end = strchr(p + 2, '}');
+            const struct flow_var_def *d = end ? flow__var_find(p + 2, (size_t)(end - p - 2)) : NULL;
+            if (d != NULL && st != SQ && st != DQ && st != BQ) {
+                snprintf(why, n,
+                         "${%s} must stand inside a quoted JS string ('...' or \"...\"): its value is inserted as "
+                         "string content, e.g. '${%s}' or Number('${%s}')",
+                         d->name, d->name, d->name);
+                return false;
+            }
+            if (d != NULL) {
+                p = end;
+                continue;
+            }
+        }
+        switch (st) {
+        case CODE:
+            if (*p == '\'')
+                st = SQ;
+            else if (*p == '"')
+                st = DQ;
+            else if (*p == '`')
+                st = BQ;
+            else if (p[0] == '/' && p[1] == '/')
+                st = LINE;
+            else if (p[0] == '/' && p[1] == '*')
+                st = BLOCK, p++;
+            break;
+        case SQ:
+        case DQ:
+        case BQ:
+            if (*p == '\\' && p[1] != '\0')
+                p++;
+            else if ((st == SQ && *p == '\'') || (st == DQ && *p == '"') || (st == BQ && *p == '`'))
+                st = CODE;
+            break;
+        case LINE:
+            if (*p == '\n')
+                st = CODE;
+            break;
+        case BLOCK:
+            if (p[0] == '*' && p[1] == '/')
+                st = CODE, p++;
+            break;
+        }
+    }
+    return true;
 }
 
 /* Expands tmpl with stand-in order and item values; fails only on configuration variables. */
@@ -243,6 +305,26 @@ int flow_check_config(const struct flow *flow, const struct config *cfg, char *e
     struct flow_vars v = {.cfg = cfg, .order = &order, .item = &item};
     if (check_one(flow->base_url, "base_url", &v, err, n))
         return -1;
+    if (flow->base_url != NULL) {
+        // The portal's address must be an http(s) URL with a host: a typo fails here, before a
+        // browser starts, instead of as "Cannot navigate to invalid URL" on every order.
+        char why[256];
+        char *b = flow_expand(flow->base_url, FLOW_CTX_TEXT, &v, why, sizeof why);
+        if (b == NULL) {
+            snprintf(err, n, "base_url: %s", why);
+            return -1;
+        }
+        const char *host = strncmp(b, "http://", 7) == 0 ? b + 7 : strncmp(b, "https://", 8) == 0 ? b + 8 : NULL;
+        bool ok = host != NULL && *host != '\0' && *host != '/' && *host != ':' && strpbrk(b, " \t\r\n") == NULL;
+        if (!ok) {
+            bool from_cfg = strstr(flow->base_url, "${GSP_BASE_URL}") != NULL;
+            snprintf(err, n, "%s \"%.200s\" is not an http:// or https:// URL with a host name",
+                     from_cfg ? "GSP_BASE_URL" : "base_url", b);
+        }
+        free(b);
+        if (!ok)
+            return -1;
+    }
     for (size_t i = 0; i < flow->nsteps; i++) {
         const struct flow_step *st = &flow->steps[i];
         if (check_one(st->skip_if, st->path, &v, err, n) || check_one(st->cart, st->path, &v, err, n) ||

@@ -411,6 +411,38 @@ static void test_second_order_reuses_the_portal_session(void **state)
     assert_int_equal(simproc_stat(&g_sim, "logins"), 1);
 }
 
+/* A quantity above what the portal takes in one add (the simulator's field stops at 999; the
+ * shipped flow says "max_per_add": 999) goes in several adds, still exactly once: also when the
+ * cart already holds part of it. */
+static void test_max_per_add_splits_a_large_quantity_exactly_once(void **state)
+{
+    (void)state;
+    const char *codes[] = {"80901", "80455"};
+    int qty[] = {2500, 3};
+    struct flow_item_state it[2];
+    items_init(it, codes, qty, 2);
+    struct watch w = {0};
+    struct flow_result res;
+    int attempts;
+    assert_int_equal(run_order(&g_cfg, "11223344", it, 2, &w, NULL, &res, &attempts), 0);
+    assert_int_equal(simproc_cart_qty(&g_sim, "11223344", CYCLE, "80901"), 2500);
+    assert_int_equal(simproc_cart_qty(&g_sim, "11223344", CYCLE, "80455"), 3);
+    assert_int_equal(simproc_stat(&g_sim, "adds"), 4); // 999 + 999 + 502, then 3
+    assert_string_equal(it[0].outcome, "added");
+
+    // Half of it already there: only what is missing, split again (999 + 301).
+    assert_int_equal(simproc_post(&g_sim, "/__sim/cart",
+                                  "{\"consultora\": \"22334455\", \"cycle\": \"" CYCLE
+                                  "\", \"products\": {\"80901\": 1200}}"),
+                     200);
+    items_init(it, codes, qty, 1);
+    assert_int_equal(run_order(&g_cfg, "22334455", it, 1, &w, NULL, &res, &attempts), 0);
+    assert_int_equal(simproc_cart_qty(&g_sim, "22334455", CYCLE, "80901"), 2500);
+    assert_int_equal(simproc_stat(&g_sim, "adds"), 6);
+    assert_int_equal(it[0].in_cart, 1200);
+    assert_int_equal(it[0].added, 1300);
+}
+
 static void test_preflight_walks_to_the_cart_and_adds_nothing(void **state)
 {
     (void)state;
@@ -438,6 +470,7 @@ int main(void)
         cmocka_unit_test_setup(test_expired_session_between_steps_logs_in_again_and_finishes, reset),
         cmocka_unit_test_setup(test_trace_writes_a_timeline_whose_every_image_exists, reset),
         cmocka_unit_test_setup(test_second_order_reuses_the_portal_session, reset),
+        cmocka_unit_test_setup(test_max_per_add_splits_a_large_quantity_exactly_once, reset),
         cmocka_unit_test_setup(test_preflight_walks_to_the_cart_and_adds_nothing, reset),
     };
     return cmocka_run_group_tests_name("flow_e2e", tests, group_setup, group_teardown);

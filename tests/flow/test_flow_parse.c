@@ -20,7 +20,8 @@ static const char GOOD[] =
     " \"errors\": ["
     "  {\"selector\": \".alert-error\", \"text\": \"no existe\", \"class\": \"fatal\", \"outcome\": \"not_found\"},"
     "  {\"selector\": \"h1\", \"text\": \"Servicio no disponible\", \"class\": \"recoverable\"},"
-    "  {\"selector\": \"#login-form\", \"class\": \"session\", \"steps\": [\"products_added\"]}],"
+    "  {\"selector\": \"#login-form\", \"class\": \"session\", \"steps\": [\"products_added\"]},"
+    "  {\"selector\": \"#login-error\", \"class\": \"abort\", \"steps\": [\"login_ok\"]}],"
     " \"steps\": ["
     "  {\"name\": \"login_ok\", \"skip_if\": {\"selector\": \"#logout\"}, \"actions\": ["
     "    {\"goto\": \"/login\"},"
@@ -30,7 +31,7 @@ static const char GOOD[] =
     "    {\"wait_for\": \"#spinner\", \"state\": \"hidden\", \"optional\": true},"
     "    {\"press\": \"Enter\", \"on\": \"#user\"},"
     "    {\"sleep_ms\": 10}]},"
-    "  {\"name\": \"products_added\","
+    "  {\"name\": \"products_added\", \"max_per_add\": 999,"
     "   \"cart\": \"[...document.querySelectorAll('#cart tr')].map(r => ({code: r.dataset.code, quantity: "
     "+r.dataset.qty}))\","
     "   \"for_each_item\": ["
@@ -51,7 +52,11 @@ static void test_good_flow_parses_into_the_model(void **state)
     assert_string_equal(f->name, "gsp-sim");
     assert_int_equal(f->timeout_ms, 30000);
     assert_int_equal(f->nblock, 2);
-    assert_int_equal(f->nerrors, 3);
+    assert_int_equal(f->nerrors, 4);
+    assert_int_equal(f->errors[3].cls, FLOW_CLASS_ABORT);
+    assert_string_equal(flow_class_name(FLOW_CLASS_ABORT), "abort");
+    assert_int_equal(f->steps[1].max_per_add, 999);
+    assert_int_equal(f->steps[0].max_per_add, 0);
     assert_int_equal(f->errors[0].cls, FLOW_CLASS_FATAL);
     assert_string_equal(f->errors[0].outcome, "not_found");
     assert_int_equal(f->errors[2].cls, FLOW_CLASS_SESSION);
@@ -148,6 +153,12 @@ static void test_flow_check_catches_structural_mistakes(void **state)
         {"{\"base_url\": \"${order.id}\", \"steps\": [{\"name\": \"a\", \"actions\": []}]}", "base_url",
          "only available inside steps"},
         {"{\"steps\": [{\"name\": \"a\", \"actions\": [], \"name\": \"b\"}]}", "steps[0]", "appears twice"},
+        {"{\"steps\": [{\"name\": \"a\", \"actions\": [], \"max_per_add\": 5}]}", "steps[0].max_per_add",
+         "needs \"for_each_item\""},
+        {"{\"steps\": [{\"name\": \"a\", \"for_each_item\": [{\"eval\": \"1\"}], \"max_per_add\": 0}]}",
+         "steps[0].max_per_add", "out of range"},
+        {"{\"steps\": [{\"name\": \"a\", \"actions\": [{\"eval\": \"f(${order.id})\"}]}]}", "steps[0].actions[0].eval",
+         "must stand inside a quoted JS string"},
         {"{\"steps\": [\n{\"name\": \"a\",, }]}", "line 2, column 15", "invalid JSON"},
         {"[1]", "$", "must be a JSON object"},
         // Found by fuzz_flow: a huge number must be refused, never converted (undefined behaviour).
@@ -226,7 +237,8 @@ static void test_variables_are_escaped_for_their_context(void **state)
     char *s = flow_expand("#cart tr[data-code='${item.product_code}'][n='${order.consultora_name}']", FLOW_CTX_CSS, &v,
                           err, sizeof err);
     assert_non_null(s);
-    assert_string_equal(s, "#cart tr[data-code='80901'][n='O\\27 Brien\\20 \\22 Ñuñoa\\22 \\20 \\60 x\\60 \\20 "
+    // A leading digit is escaped as CSS.escape() does (80901 -> \38 0901): a valid identifier too.
+    assert_string_equal(s, "#cart tr[data-code='\\38 0901'][n='O\\27 Brien\\20 \\22 Ñuñoa\\22 \\20 \\60 x\\60 \\20 "
                            "\\24 \\7b y\\7d ']");
     char why[160];
     assert_true(flow_css_check(s, why, sizeof why));

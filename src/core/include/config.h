@@ -35,6 +35,10 @@ struct config {
     int max_quantity;           /* GSPBOT_MAX_QUANTITY (999): largest quantity of one row */
     int evidence_days;          /* GSPBOT_EVIDENCE_DAYS (14): evidence older than this is pruned */
     int port;                   /* GSPBOT_PORT (8000): `gspbot serve` */
+    int breaker_failures;       /* GSPBOT_BREAKER_FAILURES (10): recoverable failures in a row that open it */
+    int breaker_cooldown_s;     /* GSPBOT_BREAKER_COOLDOWN_S (60): open this long before one probe */
+    int lease_s;                /* GSPBOT_LEASE_S (30): a claim's lease, renewed every third of it */
+    char *webhook_url;          /* GSPBOT_WEBHOOK_URL: JSON POSTs on batch end and breaker open; NULL = none */
     enum log_format log_format; /* GSPBOT_LOG_FORMAT (text|json) */
     char err[512];              /* the last error's message */
 };

@@ -38,4 +38,11 @@ __attribute__((warn_unused_result)) int db_exec(struct db *db, const char *what,
 __attribute__((warn_unused_result)) PGresult *db_query(struct db *db, const char *what, const char *sql, int nparams,
                                                        const char *const *params);
 
+/* Explicitly ignores a fallible call's result (a ROLLBACK after a failure, a best-effort write):
+ * gcc does not let a (void) cast silence warn_unused_result. */
+static inline void db_ignore(int rc)
+{
+    (void)rc;
+}
+
 #endif

@@ -32,6 +32,11 @@ void log_msg(enum log_level level, const char *component, const char *fmt, ...) 
  * might hold a secret (error messages, evidence). */
 void log_redact(const char *in, char *out, size_t n);
 
+/* Rewrites the file at path (an evidence HTML page, a console log) with every registered secret
+ * replaced by "***", through a temp file and rename, mode 0600. Returns 0, or -1 with errno
+ * (EFBIG past 256 MiB). */
+__attribute__((warn_unused_result)) int log_redact_file(const char *path);
+
 #define log_debug(comp, ...) log_msg(LOG_DEBUG, comp, __VA_ARGS__)
 #define log_info(comp, ...)  log_msg(LOG_INFO, comp, __VA_ARGS__)
 #define log_warn(comp, ...)  log_msg(LOG_WARN, comp, __VA_ARGS__)

@@ -47,17 +47,17 @@ const char *flow_class_name(enum flow_class c);
 /* One action. Strings are owned by the flow; the ones marked "template" hold `${...}` variables. */
 struct flow_action {
     enum flow_verb verb;
-    char *target;   /* template: the verb's argument (selector, URL, key, expression, label) */
-    char *value;    /* template: fill/select value; NULL for other verbs */
-    char *on;       /* template: press's optional selector; NULL when absent */
-    char *text;     /* template: text filter ("the element whose text contains"); NULL when absent */
-    bool hidden;    /* wait_for state: hidden */
-    int timeout_ms; /* 0 = the flow's timeout */
-    int sleep_ms;   /* sleep_ms's argument */
-    bool optional;  /* a failure (timeout, not found) is ignored */
+    char *target;     /* template: the verb's argument (selector, URL, key, expression, label) */
+    char *value;      /* template: fill/select value; NULL for other verbs */
+    char *on;         /* template: press's optional selector; NULL when absent */
+    char *text;       /* template: text filter ("the element whose text contains"); NULL when absent */
+    bool hidden;      /* wait_for state: hidden */
+    int timeout_ms;   /* 0 = the flow's timeout */
+    int sleep_ms;     /* sleep_ms's argument */
+    bool optional;    /* a failure (timeout, not found) is ignored */
     bool unless_here; /* goto: on a step's first try, no navigation when the page is already there */
-    bool secret;    /* the value is a secret: never logged, traced or put in an error message */
-    char path[96];  /* JSON path for messages, e.g. "steps[0].actions[2]" */
+    bool secret;      /* the value is a secret: never logged, traced or put in an error message */
+    char path[96];    /* JSON path for messages, e.g. "steps[0].actions[2]" */
 };
 
 struct flow_actions {
@@ -85,6 +85,7 @@ struct flow_step {
     struct flow_actions for_each_item;    /* run once per item still missing */
     struct flow_actions after_item_error; /* run after an item failed fatally */
     int retries;                          /* re-runs in place after a transient failure; -1 = flow's */
+    int max_per_add;                      /* an item's quantity goes in adds of at most this; 0 = one add */
     char path[32];
 };
 
@@ -142,8 +143,8 @@ bool flow_css_check(const char *selector, char *why, size_t n);
 /* Where a substituted value lands; each escapes so that no value can break out of its context. */
 enum flow_ctx {
     FLOW_CTX_TEXT, /* as is: fill values, text filters, key names */
-    FLOW_CTX_CSS,  /* selectors: every ASCII character but [A-Za-z0-9_-] becomes a CSS hex escape */
-    FLOW_CTX_JS,   /* JS source: \ ' " ` $ < > and control characters become \uXXXX escapes */
+    FLOW_CTX_CSS,  /* selectors: escaped as CSS.escape() does (a leading digit too): one identifier */
+    FLOW_CTX_JS,   /* JS string content: \ ' " ` $ < > and control characters become \uXXXX */
     FLOW_CTX_URL   /* URLs: order and item values percent-encoded except unreserved characters;
                       configuration values (GSP_BASE_URL...) inserted as they are */
 };
@@ -151,8 +152,10 @@ enum flow_ctx {
 /* One item of an order as the engine sees it. */
 struct flow_item {
     const char *product_code;
-    int quantity;      /* the quantity still to add: ${item.quantity} */
-    int cart_quantity; /* what the cart must hold once it is added: ${item.cart_quantity} */
+    int quantity;      /* the quantity of this add: ${item.quantity} (all that is missing, or at most
+                          the step's max_per_add) */
+    int cart_quantity; /* what the cart must hold for the product once this add is done:
+                          ${item.cart_quantity} */
 };
 
 /* One order as the engine sees it (borrowed strings). */
@@ -179,6 +182,15 @@ __attribute__((warn_unused_result)) char *flow_expand(const char *tmpl, enum flo
  * in cfg. Returns 0, or -1 with "GSP_CYCLE is used by steps[2].actions[0] but not set" in err. */
 __attribute__((warn_unused_result)) int flow_check_config(const struct flow *flow, const struct config *cfg, char *err,
                                                           size_t n);
+
+/* JS contexts (`eval`, `cart`): true when every variable of the template stands inside a quoted
+ * string literal ('...', "..." or `...`), where its escaped value is inert string content; else
+ * false with why (size n) naming the variable. `flow check` rejects the others: a value pasted
+ * into JS code (`f(${order.consultora_name})`) would run whatever a spreadsheet put there. */
+bool flow_js_vars_quoted(const char *js, char *why, size_t n);
+
+/* The longest expansion of one template, in bytes. */
+#define FLOW_EXPAND_MAX (64 * 1024)
 
 /* True when the template names a secret variable (${GSP_PASSWORD}). */
 bool flow_template_has_secret(const char *tmpl);

@@ -28,6 +28,8 @@ struct flow_item_state {
     char product_code[21];
     int quantity;                   /* wanted in the cart, in total */
     int in_cart;                    /* found in the cart when last read */
+    int added;                      /* added by this attempt (all of what was missing, or part of
+                                       it when a split add failed) */
     char outcome[FLOW_OUTCOME_MAX]; /* "pending", "added", "already_in_cart", "not_found", "failed", ... */
     char message[FLOW_MESSAGE_MAX]; /* the portal's message for a failed item */
 };
@@ -89,8 +91,9 @@ void flow_page_opts(const struct flow *flow, const struct config *cfg, struct cd
  * -1 otherwise with *res saying which class of failure, in which step and why. A fatal item
  * failure (unknown product) still adds the other items, then fails the attempt as fatal listing
  * the items that did not go in. Never retries by itself beyond session restarts. */
-int flow_run_attempt(struct cdp_page *page, const struct flow_run_opts *opts, const struct flow_order *order,
-                     struct flow_item_state *items, size_t nitems, int attempt, struct flow_result *res);
+__attribute__((warn_unused_result)) int flow_run_attempt(struct cdp_page *page, const struct flow_run_opts *opts,
+                                                         const struct flow_order *order, struct flow_item_state *items,
+                                                         size_t nitems, int attempt, struct flow_result *res);
 
 /* The retry delay before attempt `attempt` (1-based count of failures so far): base * 2^(n-1)
  * with +-20% jitter, capped at 5 minutes. */
