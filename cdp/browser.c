@@ -14,8 +14,10 @@
 struct cdp_browser *cdp_browser_new(void)
 {
     struct cdp_browser *b = calloc(1, sizeof(*b));
-    if (b)
-        snprintf(b->gone_why, sizeof(b->gone_why), "not launched");
+    if (!b)
+        return NULL;
+    snprintf(b->gone_why, sizeof(b->gone_why), "not launched");
+    buf_init(&b->in, CDP__MAX_MSG);
     return b;
 }
 
@@ -54,7 +56,7 @@ int cdp_browser_launch(struct cdp_browser *b, const struct cdp_launch_opts *opts
     cJSON_Delete(v);
     b->err[0] = '\0';
     return 0;
-err: {
+err : {
     char keep[CDP__ERRLEN];
     snprintf(keep, sizeof(keep), "%s", b->err);
     cdp__conn_close(b);

@@ -95,38 +95,24 @@ static void on_message(struct cdp_browser *b, const char *buf, size_t len)
     cJSON_Delete(msg);
 }
 
+#define IN_KEEP_MAX (4u << 20) /* bytes: a larger reassembly buffer is given back after its message */
+
 static int on_receive(struct cdp_browser *b, struct lws *wsi, const void *in, size_t len)
 {
-    if (b->in_len + len + 1 > b->in_cap) {
-        size_t cap = b->in_cap ? b->in_cap : 65536;
-        while (cap < b->in_len + len + 1)
-            cap *= 2;
-        if (cap > CDP__MAX_MSG) {
-            cdp__conn_gone(b, "message from Chromium over 512 MiB");
-            return -1;
-        }
-        char *n = realloc(b->in, cap);
-        if (!n) {
-            cdp__conn_gone(b, "out of memory reassembling a message");
-            return -1;
-        }
-        b->in = n;
-        b->in_cap = cap;
+    int rc = buf_append(&b->in, in, len);
+    if (rc) { /* the buffer is empty again (buf frees on failure) */
+        cdp__conn_gone(b, rc == BUF_ETOOBIG ? "message from Chromium over 512 MiB"
+                                            : "out of memory reassembling a message");
+        return -1;
     }
-    memcpy(b->in + b->in_len, in, len);
-    b->in_len += len;
     if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
         return 0;
-    b->in[b->in_len] = '\0';
-    size_t n = b->in_len;
-    b->in_len = 0;
-    on_message(b, b->in, n);
+    on_message(b, b->in.data, b->in.len);
     /* Give a screenshot-sized buffer back instead of keeping it per browser. */
-    if (b->in_cap > (4u << 20)) {
-        free(b->in);
-        b->in = NULL;
-        b->in_cap = 0;
-    }
+    if (b->in.cap > IN_KEEP_MAX)
+        buf_cleanup(&b->in);
+    else
+        buf_reset(&b->in);
     return 0;
 }
 
@@ -273,9 +259,7 @@ void cdp__conn_close(struct cdp_browser *b)
     b->connected = false;
     cdp__conn_gone(b, "connection closed by the client");
     conn_queue_free(b);
-    free(b->in);
-    b->in = NULL;
-    b->in_len = b->in_cap = 0;
+    buf_cleanup(&b->in);
     cJSON_Delete(b->wait_reply);
     b->wait_reply = NULL;
 }

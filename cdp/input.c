@@ -1,29 +1,42 @@
 /*
  * input.c - element actions and waits, Playwright style.
  *
- * Every action is a poll: one Runtime.evaluate of a small helper that first
- * checks the page's guards (error detectors), then the action's condition
- * (and, for click, the full actionability check: attached, visible, enabled,
- * scrolled into view, stable over two animation frames, hit test at the
- * centre lands on the element). Not ready: the same evaluate keeps waiting
- * inside the page, re-checking (and re-resolving the selector from scratch)
- * on every DOM mutation and every 50 ms, for a slice of up to 2 s of the
- * deadline; then C evaluates again. Ready: the real input (mouse,
+ * Every action is a poll: one Runtime.evaluate, in our isolated world (see
+ * world.c), of a small helper that first checks that the selectors are valid
+ * CSS, then the page's selector guards (error detectors), then the action's
+ * condition (and, for click, the full actionability check: attached, visible,
+ * enabled, scrolled into view, stable over two animation frames, hit test at
+ * the centre lands on the element). Not ready: the same evaluate keeps
+ * waiting inside the page, re-checking (and re-resolving the selector from
+ * scratch) on every DOM mutation and every 50 ms, for a slice of up to 2 s of
+ * the deadline; then C evaluates again. Ready: the real input (mouse,
  * Input.insertText, keys) goes through CDP. Slices from C survive
  * navigations: a wait that dies with its execution context is retried.
+ *
+ * JS guards and wait_function predicates are the flow author's expressions
+ * about page state, so they run in the page's own world, in a second poll
+ * that takes over the in-page waiting and hands back to the isolated look
+ * whenever the DOM changed. Every number that comes back (guard index, click
+ * point) is checked before use: the page never picks what C reads.
  */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cdp_internal.h"
 
-/* The helper: (a = {op, sel, text, state, value, guards}, gjs = JS guard
- * functions by index, pred = user predicate) -> {guard, text} | {done, why,
- * fatal, x, y, text}. */
+/* JS: badsel(s) is null when s is valid CSS, else the browser's SyntaxError text. */
+#define JS_BADSEL                                                                                                      \
+    "const badsel = s => { try { document.createDocumentFragment().querySelector(s); return null; }\n"                 \
+    "  catch (x) { return String(x && x.message || x); } };\n"
+
+/* The isolated-world helper: a = {op, sel, text, state, value, guards: [{i, sel, text}]} (only the
+ * selector guards, with their indexes) -> {badsel: -1 | guard index, msg} | {guard, text} |
+ * {done, why, fatal, x, y, text, direct}. */
 static const char HELPER[] =
-    "(async (a, gjs, pred) => {\n"
+    "(async (a) => {\n" JS_BADSEL
     "const norm = s => String(s == null ? '' : s).replace(/\\s+/g, ' ').trim().toLowerCase();\n"
     "const vis = e => { if (!e || !e.isConnected) return false; const st = getComputedStyle(e);\n"
     "  if (st.visibility === 'hidden' || st.visibility === 'collapse') return false;\n"
@@ -35,13 +48,13 @@ static const char HELPER[] =
     "  e.className.trim() ? '.' + e.className.trim().split(/\\s+/).join('.') : '');\n"
     "const disabled = e => { try { if (e.matches(':disabled')) return true; } catch (x) {}\n"
     "  return !!e.closest('[aria-disabled=true]'); };\n"
+    "if (a.sel != null) { const m = badsel(a.sel); if (m !== null) return {badsel: -1, msg: m}; }\n"
     "const gs = a.guards || [];\n"
-    "for (let i = 0; i < gs.length; i++) {\n"
-    "  if (gs[i].sel) { const e = all(gs[i].sel, gs[i].text).find(vis);\n"
-    "    if (e) return {guard: i, text: (e.innerText || e.textContent || '').trim().slice(0, 500)}; }\n"
-    "  else { const v = await gjs[i](); if (v) return {guard: i, text: typeof v === 'string' ? v : ''}; } }\n"
+    "for (let k = 0; k < gs.length; k++) { const m = badsel(gs[k].sel); if (m !== null) return {badsel: gs[k].i, msg: "
+    "m}; }\n"
+    "for (let k = 0; k < gs.length; k++) { const e = all(gs[k].sel, gs[k].text).find(vis);\n"
+    "  if (e) return {guard: gs[k].i, text: (e.innerText || e.textContent || '').trim().slice(0, 500)}; }\n"
     "if (a.op === 'none') return {done: true};\n"
-    "if (a.op === 'pred') return {done: !!(await pred()), why: 'expression is still falsy'};\n"
     "if (a.op === 'url') return {done: location.href.includes(a.value), why: 'url is ' + location.href};\n"
     "if (a.op === 'state') { const l = all(a.sel, a.text), s = a.state; const v = l.some(vis);\n"
     "  const ok = s === 'visible' ? v : s === 'hidden' ? !v : s === 'attached' ? l.length > 0 : l.length === 0;\n"
@@ -106,117 +119,282 @@ static const char HELPER[] =
     "return {done: false, fatal: 'unknown op ' + a.op};\n"
     "})";
 
+#define SLICE_TICK_STR  "50" /* ms: in-page re-check without a DOM mutation */
+#define SLICE_MAX_MS    2000 /* the longest one evaluate waits in the page */
+#define SLICE_MARGIN_MS 150  /* a slice ends this long before the deadline, so its answer arrives in time */
+#define SLICE_WAKE_MS   200  /* page-world slice when the isolated world also has something to look at */
+#define COORD_MAX       1e7  /* CSS px: a click point farther out is not an answer */
+
+/* The isolated-world poll: "(async (slice) => ...)" waits in the page until the helper is done, a
+ * guard matches, a selector is bad, an action is impossible, or the slice (ms) runs out. It
+ * re-checks (re-resolving selectors from scratch) on every DOM mutation and every SLICE_TICK_STR ms,
+ * for changes no mutation announces such as a CSS transition ending. */
+static const char ISO_HEAD[] = "(async (slice) => { const f = () => ";
+static const char ISO_TAIL[] =
+    ";\n"
+    "const end = performance.now() + slice;\n"
+    "for (;;) { const r = await f();\n"
+    "  if (r.done || r.guard !== undefined || r.badsel !== undefined || r.fatal || performance.now() >= end)\n"
+    "    return r;\n"
+    "  await new Promise(res => { let t = 0; const mo = new MutationObserver(() => {\n"
+    "      mo.disconnect(); clearTimeout(t); res(); });\n"
+    "    mo.observe(document, {subtree: true, childList: true, attributes: true, characterData: true});\n"
+    "    t = setTimeout(() => { mo.disconnect(); res(); },\n"
+    "                   Math.max(0, Math.min(" SLICE_TICK_STR ", end - performance.now()))); }); } })";
+
+/* The page-world poll, for what flow authors wrote (JS guards, the wait_function predicate): they
+ * read page state, so they run where it lives. "(async (slice, wake) => ...)" -> {guard, text} |
+ * {done}: re-checks on every mutation and tick until one is truthy or the slice ends; with wake,
+ * also returns ({woke}) once the DOM changed, at most every SLICE_TICK_STR ms, so C looks at the
+ * isolated side again. The page can lie here (it can anyway: the expressions read its state); C
+ * accepts only indexes of JS guards. */
+static const char MAIN_HEAD[] = "(async (slice, wake) => {\nconst js = [";
+static const char MAIN_TAIL[] =
+    ";\n"
+    "const check = async () => {\n"
+    "  for (let k = 0; k < js.length; k++) { const v = await js[k][1]();\n"
+    "    if (v) return {guard: js[k][0], text: typeof v === 'string' ? v : ''}; }\n"
+    "  return {done: pred ? !!(await pred()) : false}; };\n"
+    "const t0 = performance.now(), end = t0 + slice;\n"
+    "let dirty = false, kick = null, mo = null;\n"
+    "try { mo = new MutationObserver(() => { dirty = true; if (kick) kick(); });\n"
+    "  mo.observe(document, {subtree: true, childList: true, attributes: true, characterData: true}); }\n"
+    "catch (x) { mo = null; }\n"
+    "try { for (;;) { const r = await check();\n"
+    "    if (r.guard !== undefined || r.done || performance.now() >= end) return r;\n"
+    "    if (wake && dirty && performance.now() - t0 >= " SLICE_TICK_STR ") return {done: false, woke: true};\n"
+    "    await new Promise(res => { const t = setTimeout(() => { kick = null; res(); },\n"
+    "        Math.max(0, Math.min(" SLICE_TICK_STR ", end - performance.now())));\n"
+    "      kick = () => { kick = null; clearTimeout(t); res(); }; }); } }\n"
+    "finally { if (mo) mo.disconnect(); } })";
+
 static const char *str(const cJSON *o, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* Messages that mean "the document changed under the poll": retry. */
-static bool transient(const char *msg)
+/* Appends s unless an earlier append failed (a failed append empties the buffer: stop there). */
+static void add(struct buf *b, bool *ok, const char *s)
 {
-    static const char *const pats[] = {"Execution context was destroyed",      "Cannot find context with specified id",
-                                       "Inspected target navigated or closed", "Cannot find default execution context",
-                                       "Execution context is not available",   "Promise was collected"};
-    for (size_t i = 0; i < sizeof(pats) / sizeof(pats[0]); i++)
-        if (strstr(msg, pats[i]))
-            return true;
-    return false;
+    if (*ok && buf_append_str(b, s) != 0)
+        *ok = false;
 }
 
-struct sbuf {
-    char *s;
-    size_t len, cap;
-    bool failed;
+/* One poll: what a waiting call looks at, in which world. */
+struct poll {
+    struct cdp_page *p;
+    const char *what; /* names the call in messages: "click #add (text \"Add\")" */
+    const char *verb; /* "click": with sel, for the bad-selector message */
+    const char *sel;  /* the call's selector, or NULL */
+    bool acts;        /* the isolated helper acts when ready (every op but "none") */
+    bool once;        /* check_guards: look once, do not wait */
+    char *iso;        /* isolated-world poll source, or NULL: nothing to look at there */
+    char *main;       /* page-world poll source, or NULL: no JS guard and no predicate */
+    struct buf call;  /* source + "(slice, wake)" of the evaluate under way */
 };
 
-static void sb_add(struct sbuf *b, const char *s)
+static void poll_cleanup(struct poll *q)
 {
-    size_t n = strlen(s);
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *m = realloc(b->s, cap);
-        if (!m) {
-            b->failed = true;
-            return;
-        }
-        b->s = m;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n + 1);
-    b->len += n;
+    free(q->iso);
+    free(q->main);
+    buf_cleanup(&q->call);
 }
 
-#define SLICE_TICK_MS   50 /* in-page re-check without a DOM mutation */
-#define SLICE_TICK_STR  "50"
-#define SLICE_MAX_MS    2000 /* the longest one evaluate waits in the page */
-#define SLICE_MARGIN_MS 150  /* a slice ends this long before the deadline, so its answer arrives in time */
-
-/* "(async (slice) => { ...(HELPER)(ARGS, [guard fns], pred)... })": a function of the in-page
- * waiting slice in ms; args is consumed. NULL on OOM. */
-static char *build_poll(const struct cdp_page *p, cJSON *args, const char *pred)
+/* Builds the sources for args = {op, sel, text, ...} (consumed) and pred (page-world predicate, may
+ * be NULL). Returns 0 or CDP_ERR_NOMEM (message set); q is cleaned up on failure. */
+static int poll_init(struct poll *q, struct cdp_page *p, const char *what, const char *verb, const char *sel,
+                     cJSON *args, const char *pred)
 {
-    cJSON *gs = cJSON_AddArrayToObject(args, "guards");
-    for (size_t i = 0; gs && i < p->nguards; i++) {
+    *q = (struct poll){.p = p, .what = what, .verb = verb, .sel = sel};
+    buf_init(&q->call, 0);
+    const char *op = str(args, "op");
+    q->acts = op && strcmp(op, "none") != 0;
+    bool ok = op != NULL;
+    size_t nsel = 0, njs = 0;
+    cJSON *gs = ok ? cJSON_AddArrayToObject(args, "guards") : NULL;
+    ok = ok && gs;
+    for (size_t i = 0; ok && i < p->nguards; i++) {
+        if (!p->guards[i].selector) {
+            njs++;
+            continue;
+        }
         cJSON *g = cJSON_CreateObject();
-        if (p->guards[i].selector) {
-            cJSON_AddStringToObject(g, "sel", p->guards[i].selector);
-            if (p->guards[i].text)
-                cJSON_AddStringToObject(g, "text", p->guards[i].text);
-        }
-        cJSON_AddItemToArray(gs, g);
+        ok = g && cJSON_AddItemToArray(gs, g) && cJSON_AddNumberToObject(g, "i", (double)i) &&
+             cJSON_AddStringToObject(g, "sel", p->guards[i].selector) &&
+             (!p->guards[i].text || cJSON_AddStringToObject(g, "text", p->guards[i].text));
+        nsel++;
     }
-    char *aj = cJSON_PrintUnformatted(args);
+    char *aj = ok ? cJSON_PrintUnformatted(args) : NULL;
     cJSON_Delete(args);
-    if (!aj)
-        return NULL;
-    struct sbuf b = {0};
-    // In-page waiting: one evaluate re-checks inside the page whenever the DOM changes (and every
-    // SLICE_TICK_MS for changes no mutation announces, such as a CSS transition ending) until the
-    // condition holds, a guard matches, or the slice given as argument runs out. The C loop then
-    // polls again, so a navigation that destroys the context costs one retry, not the wait.
-    sb_add(&b, "(async (slice) => { const f = () => ");
-    sb_add(&b, HELPER);
-    sb_add(&b, "(");
-    sb_add(&b, aj);
-    sb_add(&b, ", [");
-    for (size_t i = 0; i < p->nguards; i++) {
-        sb_add(&b, i ? ", " : "");
-        if (p->guards[i].selector) {
-            sb_add(&b, "null");
-        } else {
-            sb_add(&b, "async () => (\n");
-            sb_add(&b, p->guards[i].js);
-            sb_add(&b, "\n)");
-        }
+    ok = aj != NULL;
+    struct buf b;
+    buf_init(&b, 0);
+    if (ok && (q->acts || nsel)) {
+        add(&b, &ok, ISO_HEAD);
+        add(&b, &ok, HELPER);
+        add(&b, &ok, "(");
+        add(&b, &ok, aj);
+        add(&b, &ok, ")");
+        add(&b, &ok, ISO_TAIL);
+        q->iso = ok ? buf_take(&b) : NULL;
+        ok = q->iso != NULL;
     }
-    sb_add(&b, "], ");
-    if (pred) {
-        sb_add(&b, "async () => (\n");
-        sb_add(&b, pred);
-        sb_add(&b, "\n)");
-    } else {
-        sb_add(&b, "null");
-    }
-    sb_add(&b, ");\n"
-               "const end = performance.now() + slice;\n"
-               "for (;;) { const r = await f();\n"
-               "  if (r.done || r.guard !== undefined || r.fatal || performance.now() >= end) return r;\n"
-               "  await new Promise(res => { let t = 0; const mo = new MutationObserver(() => {\n"
-               "      mo.disconnect(); clearTimeout(t); res(); });\n"
-               "    mo.observe(document, {subtree: true, childList: true, attributes: true, characterData: true});\n"
-               "    t = setTimeout(() => { mo.disconnect(); res(); },\n"
-               "                   Math.max(0, Math.min(" SLICE_TICK_STR ", end - performance.now()))); }); } })");
     cJSON_free(aj);
-    if (b.failed) {
-        free(b.s);
-        return NULL;
+    if (ok && (njs || pred)) {
+        // JS guards and the predicate are inlined as source (no eval: a page's CSP does not block
+        // them); each JS guard travels with its index.
+        add(&b, &ok, MAIN_HEAD);
+        bool first = true;
+        for (size_t i = 0; ok && i < p->nguards; i++) {
+            if (p->guards[i].selector)
+                continue;
+            char idx[32];
+            snprintf(idx, sizeof(idx), "%s[%zu, async () => (\n", first ? "" : ", ", i);
+            add(&b, &ok, idx);
+            add(&b, &ok, p->guards[i].js);
+            add(&b, &ok, "\n)]");
+            first = false;
+        }
+        add(&b, &ok, "];\nconst pred = ");
+        if (pred) {
+            add(&b, &ok, "async () => (\n");
+            add(&b, &ok, pred);
+            add(&b, &ok, "\n)");
+        } else {
+            add(&b, &ok, "null");
+        }
+        add(&b, &ok, MAIN_TAIL);
+        q->main = ok ? buf_take(&b) : NULL;
+        ok = q->main != NULL;
     }
-    return b.s;
+    buf_cleanup(&b);
+    if (!ok) {
+        poll_cleanup(q);
+        cdp__seterr(p->err, "%s: out of memory", what);
+        return CDP_ERR_NOMEM;
+    }
+    return 0;
+}
+
+/* True when v is an integer index of one of p's guards of the given kind. */
+static bool guard_index(const struct cdp_page *p, const cJSON *v, bool js, size_t *out)
+{
+    if (!cJSON_IsNumber(v))
+        return false;
+    double d = v->valuedouble;
+    if (!(d >= 0 && d < (double)p->nguards && d == floor(d)))
+        return false;
+    size_t i = (size_t)d;
+    if ((p->guards[i].selector == NULL) != js)
+        return false;
+    *out = i;
+    return true;
+}
+
+/* An answer that cannot be right (never used as an index): CDP_ERR_PROTOCOL. */
+static int bad_answer(const struct poll *q, const char *field, const cJSON *v, const char *expected)
+{
+    char shown[64] = "(missing)";
+    if (cJSON_IsNumber(v))
+        snprintf(shown, sizeof(shown), "%.17g", v->valuedouble);
+    else if (v)
+        snprintf(shown, sizeof(shown), "(not a number)");
+    cdp__seterr(q->p->err, "%s: invalid answer from the page: %s %s is not %s (%zu guards set)", q->what, field, shown,
+                expected, q->p->nguards);
+    return CDP_ERR_PROTOCOL;
+}
+
+/* A guard in answer res (from the page world if js): CDP_ERR_GUARD with the guard's text, 0 if the
+ * answer names no guard, CDP_ERR_PROTOCOL if it names an impossible one. */
+static int answer_guard(struct poll *q, const cJSON *res, bool js)
+{
+    struct cdp_page *p = q->p;
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(res, "guard");
+    if (!g)
+        return 0;
+    size_t i;
+    if (!guard_index(p, g, js, &i))
+        return bad_answer(q, "guard", g, js ? "a JS guard index" : "a selector guard index");
+    p->guard_hit = (int)i;
+    const char *t = str(res, "text");
+    if (t && *t)
+        cdp__seterr(p->err, "%s", t);
+    else
+        cdp__seterr(p->err, "error detector %zu matched (%s)", i, js ? p->guards[i].js : p->guards[i].selector);
+    return CDP_ERR_GUARD;
+}
+
+/* The page's answer after a poll evaluate in world w: 0 (done or not: *ready), POLL_AGAIN when the
+ * document changed under it, or an error that ends the call. */
+#define POLL_AGAIN 1
+
+static int look(struct poll *q, enum cdp__world w, int slice, bool wake, int64_t deadline, cJSON **ready, bool *woke,
+                char *why, size_t whylen)
+{
+    struct cdp_page *p = q->p;
+    *ready = NULL;
+    *woke = false;
+    buf_reset(&q->call);
+    const char *src = w == CDP__WORLD_HELPER ? q->iso : q->main;
+    if (buf_append_str(&q->call, src) != 0 ||
+        (w == CDP__WORLD_HELPER ? buf_printf(&q->call, "(%d)", slice)
+                                : buf_printf(&q->call, "(%d, %s)", slice, wake ? "true" : "false")) != 0) {
+        cdp__seterr(p->err, "%s: out of memory", q->what);
+        return CDP_ERR_NOMEM;
+    }
+    cJSON *res = NULL;
+    int rc = cdp__evaluate(p, w, buf_str(&q->call), deadline, &res, q->what);
+    if ((rc == CDP_ERR_JS || rc == CDP_ERR_PROTOCOL) && cdp__transient(p->err)) {
+        snprintf(why, whylen, "the page was navigating");
+        return POLL_AGAIN;
+    }
+    if (rc)
+        return rc;
+    if (!cJSON_IsObject(res)) {
+        cJSON_Delete(res);
+        cdp__seterr(p->err, "%s: invalid answer from the page (not an object)", q->what);
+        return CDP_ERR_PROTOCOL;
+    }
+    if ((rc = answer_guard(q, res, w == CDP__WORLD_PAGE))) {
+        cJSON_Delete(res);
+        return rc;
+    }
+    const cJSON *bs = cJSON_GetObjectItemCaseSensitive(res, "badsel");
+    if (bs && w == CDP__WORLD_HELPER) {
+        const char *m = str(res, "msg");
+        size_t i;
+        if (cJSON_IsNumber(bs) && bs->valuedouble == -1 && q->sel) {
+            cdp__seterr(p->err, "%s \"%s\": not a valid CSS selector (%s)", q->verb, q->sel, m ? m : "?");
+            rc = CDP_ERR_ARG;
+        } else if (guard_index(p, bs, false, &i)) {
+            cdp__seterr(p->err, "%s: guard %zu \"%s\": not a valid CSS selector (%s)", q->what, i,
+                        p->guards[i].selector, m ? m : "?");
+            rc = CDP_ERR_ARG;
+        } else {
+            rc = bad_answer(q, "bad selector", bs, "a selector guard index");
+        }
+        cJSON_Delete(res);
+        return rc;
+    }
+    const char *fatal = w == CDP__WORLD_HELPER ? str(res, "fatal") : NULL;
+    if (fatal) {
+        cdp__seterr(p->err, "%s: %s", q->what, fatal);
+        cJSON_Delete(res);
+        return CDP_ERR_ARG;
+    }
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "done"))) {
+        *ready = res;
+        return 0;
+    }
+    *woke = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "woke"));
+    const char *wy = str(res, "why");
+    if (w == CDP__WORLD_HELPER)
+        snprintf(why, whylen, "%s", wy ? wy : "not ready");
+    else if (!q->acts && !*woke) /* the predicate's verdict; an action keeps the helper's why */
+        snprintf(why, whylen, "expression is still falsy");
+    cJSON_Delete(res);
+    return 0;
 }
 
 static void pause_ms(struct cdp_page *p, int64_t until_us)
@@ -224,103 +402,166 @@ static void pause_ms(struct cdp_page *p, int64_t until_us)
     (void)cdp__pump(p->b, until_us, NULL, NULL);
 }
 
-/* Polls the helper with args (consumed) until it reports done, a guard
- * matches, or the deadline. On success *done (if not NULL) gets the helper's
- * reply (caller frees). `what` names the action in error messages. */
-static int poll_until(struct cdp_page *p, const char *what, cJSON *args, const char *pred, int64_t start,
-                      int64_t deadline, cJSON **done)
+static int slice_ms(int64_t deadline)
+{
+    int64_t left_ms = (deadline - cdp__now_us()) / 1000 - SLICE_MARGIN_MS;
+    return left_ms <= 0 ? 0 : left_ms > SLICE_MAX_MS ? SLICE_MAX_MS : (int)left_ms;
+}
+
+/* Polls until the call is done, a guard matches, or the deadline. Per round: (JS guards first,
+ * once, when the isolated helper acts) the isolated world's look, then the page world's. On
+ * success *done (if not NULL) gets the isolated helper's answer (caller frees; NULL when the
+ * predicate decided). Cleans q up. */
+static int poll_run(struct poll *q, int64_t start, int64_t deadline, cJSON **done)
 {
     static const int delays_ms[] = {0, 20, 50, 100};
+    struct cdp_page *p = q->p;
     if (done)
         *done = NULL;
     p->guard_hit = -1;
-    char *expr = args ? build_poll(p, args, pred) : NULL;
-    if (!expr) {
-        cdp__seterr(p->err, "%s: out of memory", what);
-        return CDP_ERR_NOMEM;
-    }
     char why[512] = "not tried yet";
-    int rc;
-    size_t expr_len = strlen(expr);
-    char *call = malloc(expr_len + 32);
-    if (!call) {
-        free(expr);
-        free(call);
-        cdp__seterr(p->err, "%s: out of memory", what);
-        return CDP_ERR_NOMEM;
-    }
-    for (unsigned i = 0;; i++) {
-        cJSON *res = NULL;
-        int64_t left_ms = (deadline - cdp__now_us()) / 1000 - SLICE_MARGIN_MS;
-        int slice = left_ms <= 0 ? 0 : left_ms > SLICE_MAX_MS ? SLICE_MAX_MS : (int)left_ms;
-        memcpy(call, expr, expr_len);
-        snprintf(call + expr_len, 32, "(%d)", slice);
-        rc = cdp__evaluate(p, call, deadline, &res, what);
-        if (rc == CDP_ERR_TIMEOUT)
-            break;
-        if ((rc == CDP_ERR_JS || rc == CDP_ERR_PROTOCOL) && transient(p->err)) {
-            snprintf(why, sizeof(why), "the page was navigating");
-        } else if (rc) {
-            free(expr);
-            free(call);
-            return rc;
-        } else {
-            const cJSON *g = cJSON_GetObjectItemCaseSensitive(res, "guard");
-            if (cJSON_IsNumber(g)) {
-                p->guard_hit = (int)g->valuedouble;
-                const char *t = str(res, "text");
-                const struct cdp_guard *gd = &p->guards[p->guard_hit];
-                if (t && *t)
-                    cdp__seterr(p->err, "%s", t);
-                else
-                    cdp__seterr(p->err, "error detector %d matched (%s)", p->guard_hit,
-                                gd->selector ? gd->selector : gd->js);
-                cJSON_Delete(res);
-                free(expr);
-                free(call);
-                return CDP_ERR_GUARD;
-            }
-            if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "done"))) {
-                free(expr);
-                free(call);
+    int rc = 0;
+    unsigned again = 0;                 /* rounds in a row cut short by a navigation */
+    bool js_first = q->main && q->acts; /* an action must not run when a JS guard already matches */
+    for (;;) {
+        int64_t round_start = cdp__now_us();
+        int slice = slice_ms(deadline);
+        cJSON *ready = NULL;
+        bool woke = false, cut = false;
+        if (js_first) {
+            rc = look(q, CDP__WORLD_PAGE, 0, false, deadline, &ready, &woke, why, sizeof(why));
+            cJSON_Delete(ready);
+            ready = NULL;
+            cut |= rc == POLL_AGAIN;
+            js_first = rc != 0;
+            if (rc < 0)
+                break;
+        }
+        if (q->iso && !cut) {
+            rc = look(q, CDP__WORLD_HELPER, q->main || q->once ? 0 : slice, false, deadline, &ready, &woke, why,
+                      sizeof(why));
+            cut |= rc == POLL_AGAIN;
+            if (rc < 0)
+                break;
+            if (ready && (q->acts || !q->main)) {
                 if (done)
-                    *done = res;
+                    *done = ready;
                 else
-                    cJSON_Delete(res);
+                    cJSON_Delete(ready);
+                poll_cleanup(q);
                 return 0;
             }
-            const char *fatal = str(res, "fatal");
-            if (fatal) {
-                cdp__seterr(p->err, "%s: %s", what, fatal);
-                cJSON_Delete(res);
-                free(expr);
-                free(call);
-                return CDP_ERR_ARG;
+            cJSON_Delete(ready);
+            ready = NULL;
+        }
+        if (q->main && !cut) {
+            int s = q->once ? 0 : q->iso && slice > SLICE_WAKE_MS ? SLICE_WAKE_MS : slice;
+            rc = look(q, CDP__WORLD_PAGE, s, q->iso != NULL, deadline, &ready, &woke, why, sizeof(why));
+            cut |= rc == POLL_AGAIN;
+            if (rc < 0)
+                break;
+            if (ready && !q->acts) { /* the predicate is truthy (or a check_guards found nothing) */
+                cJSON_Delete(ready);
+                poll_cleanup(q);
+                return 0;
             }
-            const char *w = str(res, "why");
-            snprintf(why, sizeof(why), "%s", w ? w : "not ready");
-            cJSON_Delete(res);
+            cJSON_Delete(ready);
+        }
+        if (q->once && !cut) {
+            poll_cleanup(q);
+            return 0;
         }
         int64_t now = cdp__now_us();
         if (now >= deadline) {
             rc = CDP_ERR_TIMEOUT;
             break;
         }
-        int d = delays_ms[i < 3 ? i + 1 : 3];
-        int64_t until = now + (int64_t)d * 1000;
-        pause_ms(p, until < deadline ? until : deadline);
+        // After a navigation: 0, 20, 50, 100 ms apart. After a look that waited in the page: at once.
+        // A look that came back at once without waiting (a page lying about its clock): 20 ms.
+        again = cut ? again + 1 : 0;
+        int d = cut ? delays_ms[again < 3 ? again : 3] : (now - round_start < 10000 && !woke ? 20 : 0);
+        if (d) {
+            int64_t until = now + (int64_t)d * 1000;
+            pause_ms(p, until < deadline ? until : deadline);
+        }
         if (p->b->gone || p->crashed || p->detached) {
-            cdp__seterr(p->err, "%s: browser gone (%s)", what,
+            cdp__seterr(p->err, "%s: browser gone (%s)", q->what,
                         p->crashed ? "page crashed: Inspector.targetCrashed"
                                    : (p->detached ? "page detached" : p->b->gone_why));
-            free(expr);
-            free(call);
+            poll_cleanup(q);
             return CDP_ERR_GONE;
         }
     }
-    free(expr);
-    free(call);
-    cdp__seterr(p->err, "%s: timeout after %lld ms: %s", what, (long long)((deadline - start) / 1000), why);
+    if (rc == CDP_ERR_TIMEOUT)
+        cdp__seterr(p->err, "%s: timeout after %lld ms: %s", q->what, (long long)((deadline - start) / 1000), why);
+    poll_cleanup(q);
+    return rc;
+}
+
+/* poll_init + poll_run. */
+static int poll_until(struct cdp_page *p, const char *what, const char *verb, const char *sel, cJSON *args,
+                      const char *pred, int64_t start, int64_t deadline, cJSON **done)
+{
+    if (done)
+        *done = NULL;
+    if (!args) {
+        cdp__seterr(p->err, "%s: out of memory", what);
+        return CDP_ERR_NOMEM;
+    }
+    struct poll q;
+    int rc = poll_init(&q, p, what, verb, sel, args, pred);
+    return rc ? rc : poll_run(&q, start, deadline, done);
+}
+
+int cdp__guards_validate(struct cdp_page *p, int64_t deadline)
+{
+    cJSON *sels = cJSON_CreateArray();
+    bool ok = sels != NULL, any = false;
+    for (size_t i = 0; ok && i < p->nguards; i++) {
+        if (!p->guards[i].selector)
+            continue;
+        cJSON *pair = cJSON_CreateArray();
+        ok = pair && cJSON_AddItemToArray(sels, pair) && cJSON_AddItemToArray(pair, cJSON_CreateNumber((double)i)) &&
+             cJSON_AddItemToArray(pair, cJSON_CreateString(p->guards[i].selector));
+        any = true;
+    }
+    char *sj = ok && any ? cJSON_PrintUnformatted(sels) : NULL;
+    cJSON_Delete(sels);
+    if (!any && ok)
+        return 0;
+    struct buf b;
+    buf_init(&b, 0);
+    ok = sj && buf_printf(&b,
+                          "((gs) => {\n" JS_BADSEL "for (let k = 0; k < gs.length; k++) { const m = badsel(gs[k][1]);\n"
+                          "  if (m !== null) return {badsel: gs[k][0], msg: m}; }\n"
+                          "return {}; })(%s)",
+                          sj) == 0;
+    cJSON_free(sj);
+    if (!ok) {
+        buf_cleanup(&b);
+        cdp__seterr(p->err, "guards: out of memory");
+        return CDP_ERR_NOMEM;
+    }
+    cJSON *res = NULL;
+    int rc = cdp__evaluate(p, CDP__WORLD_HELPER, buf_str(&b), deadline, &res, "guards");
+    buf_cleanup(&b);
+    if (rc)
+        return rc;
+    const cJSON *bs = cJSON_GetObjectItemCaseSensitive(res, "badsel");
+    size_t i;
+    if (!cJSON_IsObject(res)) {
+        cdp__seterr(p->err, "guards: invalid answer from the page (not an object)");
+        rc = CDP_ERR_PROTOCOL;
+    } else if (bs && guard_index(p, bs, false, &i)) {
+        const char *m = str(res, "msg");
+        cdp__seterr(p->err, "guards: guard %zu \"%s\": not a valid CSS selector (%s)", i, p->guards[i].selector,
+                    m ? m : "?");
+        rc = CDP_ERR_ARG;
+    } else if (bs) {
+        cdp__seterr(p->err, "guards: invalid answer from the page: bad selector index is not a selector guard");
+        rc = CDP_ERR_PROTOCOL;
+    }
+    cJSON_Delete(res);
     return rc;
 }
 
@@ -363,7 +604,7 @@ int cdp_page_wait_for(struct cdp_page *p, const char *selector, const char *text
     name_action(what, sizeof(what), verb, selector, text);
     cJSON *a = args_new("state", selector, text);
     cJSON_AddStringToObject(a, "state", names[state]);
-    return poll_until(p, what, a, NULL, start, deadline, NULL);
+    return poll_until(p, what, verb, selector, a, NULL, start, deadline, NULL);
 }
 
 int cdp_page_wait_function(struct cdp_page *p, const char *expression, int timeout_ms)
@@ -371,7 +612,9 @@ int cdp_page_wait_function(struct cdp_page *p, const char *expression, int timeo
     if (!p || !expression)
         return CDP_ERR_ARG;
     int64_t start = cdp__now_us(), deadline = cdp__deadline(timeout_ms, p->timeout_ms);
-    return poll_until(p, "wait_function", args_new("pred", NULL, NULL), expression, start, deadline, NULL);
+    /* the predicate runs in the page's world; the isolated one looks at selector guards */
+    return poll_until(p, "wait_function", "wait_function", NULL, args_new("none", NULL, NULL), expression, start,
+                      deadline, NULL);
 }
 
 int cdp_page_wait_url(struct cdp_page *p, const char *substring, int timeout_ms)
@@ -383,7 +626,7 @@ int cdp_page_wait_url(struct cdp_page *p, const char *substring, int timeout_ms)
     cJSON_AddStringToObject(a, "value", substring);
     char what[300];
     snprintf(what, sizeof(what), "wait_url %s", substring);
-    return poll_until(p, what, a, NULL, start, deadline, NULL);
+    return poll_until(p, what, "wait_url", NULL, a, NULL, start, deadline, NULL);
 }
 
 int cdp_page_check_guards(struct cdp_page *p, int timeout_ms)
@@ -391,7 +634,15 @@ int cdp_page_check_guards(struct cdp_page *p, int timeout_ms)
     if (!p)
         return CDP_ERR_ARG;
     int64_t start = cdp__now_us(), deadline = cdp__deadline(timeout_ms, p->timeout_ms);
-    return poll_until(p, "check_guards", args_new("none", NULL, NULL), NULL, start, deadline, NULL);
+    cJSON *a = args_new("none", NULL, NULL);
+    struct poll q;
+    int rc = a ? poll_init(&q, p, "check_guards", "check_guards", NULL, a, NULL) : CDP_ERR_NOMEM;
+    if (rc) {
+        cdp__seterr(p->err, "check_guards: out of memory");
+        return rc;
+    }
+    q.once = true;
+    return poll_run(&q, start, deadline, NULL);
 }
 
 /* Fire-and-forget the first events and wait for the last reply: a session's
@@ -426,12 +677,18 @@ int cdp_page_click(struct cdp_page *p, const char *selector, const char *text, i
     name_action(what, sizeof(what), "click", selector, text);
     slow_mo(p);
     cJSON *r = NULL;
-    int rc = poll_until(p, what, args_new("click", selector, text), NULL, start, deadline, &r);
+    int rc = poll_until(p, what, "click", selector, args_new("click", selector, text), NULL, start, deadline, &r);
     if (rc)
         return rc;
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(r, "x"), *y = cJSON_GetObjectItemCaseSensitive(r, "y");
-    double cx = cJSON_IsNumber(x) ? x->valuedouble : 0, cy = cJSON_IsNumber(y) ? y->valuedouble : 0;
+    bool ok =
+        cJSON_IsNumber(x) && cJSON_IsNumber(y) && fabs(x->valuedouble) < COORD_MAX && fabs(y->valuedouble) < COORD_MAX;
+    double cx = ok ? x->valuedouble : 0, cy = ok ? y->valuedouble : 0;
     cJSON_Delete(r);
+    if (!ok) {
+        cdp__seterr(p->err, "%s: invalid answer from the page (no click point)", what);
+        return CDP_ERR_PROTOCOL;
+    }
     return mouse_click(p, cx, cy, deadline);
 }
 
@@ -446,7 +703,7 @@ int cdp_page_fill(struct cdp_page *p, const char *selector, const char *text, co
     cJSON *a = args_new("fill", selector, text);
     cJSON_AddStringToObject(a, "value", value);
     cJSON *r = NULL;
-    int rc = poll_until(p, what, a, NULL, start, deadline, &r);
+    int rc = poll_until(p, what, "fill", selector, a, NULL, start, deadline, &r);
     if (rc)
         return rc;
     bool direct = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "direct"));
@@ -463,7 +720,7 @@ int cdp_page_fill(struct cdp_page *p, const char *selector, const char *text, co
     }
     a = args_new("filled", selector, text);
     cJSON_AddStringToObject(a, "value", value);
-    return poll_until(p, what, a, NULL, start, deadline, NULL);
+    return poll_until(p, what, "fill", selector, a, NULL, start, deadline, NULL);
 }
 
 int cdp_page_select(struct cdp_page *p, const char *selector, const char *text, const char *value, int timeout_ms)
@@ -476,7 +733,7 @@ int cdp_page_select(struct cdp_page *p, const char *selector, const char *text, 
     slow_mo(p);
     cJSON *a = args_new("select", selector, text);
     cJSON_AddStringToObject(a, "value", value);
-    return poll_until(p, what, a, NULL, start, deadline, NULL);
+    return poll_until(p, what, "select", selector, a, NULL, start, deadline, NULL);
 }
 
 struct key_def {
@@ -543,7 +800,7 @@ int cdp_page_press(struct cdp_page *p, const char *selector, const char *key, in
     if (selector && *selector) {
         char what[300];
         name_action(what, sizeof(what), "press: focus", selector, NULL);
-        int rc = poll_until(p, what, args_new("focus", selector, NULL), NULL, start, deadline, NULL);
+        int rc = poll_until(p, what, "press", selector, args_new("focus", selector, NULL), NULL, start, deadline, NULL);
         if (rc)
             return rc;
     }
@@ -582,7 +839,7 @@ int cdp_page_text(struct cdp_page *p, const char *selector, const char *text, in
     char what[300];
     name_action(what, sizeof(what), "text", selector, text);
     cJSON *r = NULL;
-    int rc = poll_until(p, what, args_new("text", selector, text), NULL, start, deadline, &r);
+    int rc = poll_until(p, what, "text", selector, args_new("text", selector, text), NULL, start, deadline, &r);
     if (rc)
         return rc;
     const char *t = str(r, "text");

@@ -6,7 +6,11 @@
  * even on SIGKILL of the owner; Chromium's helpers follow their browser), a
  * fresh profile named gspbot-cdp-<ownerpid>-XXXXXX under $TMPDIR or /tmp, and
  * --remote-debugging-port=0; the endpoint is read from DevToolsActivePort
- * under the launch deadline. Stopping is TERM, then KILL to the group, reap,
+ * under the launch deadline. Chromium starts with every signal at its default
+ * and none blocked (an owner started with SIGCHLD or SIGPIPE ignored must not
+ * hand that on), and with an environment built from an allow-list (the
+ * owner's passwords, tokens and database URL would be readable in
+ * /proc/<renderer>/environ). Stopping is TERM, then KILL to the group, reap,
  * remove the profile. Profiles left by an owner that was SIGKILLed are swept
  * by the next launch on the machine (owner pid no longer alive).
  */
@@ -26,8 +30,8 @@
 #include "cdp_internal.h"
 
 #define PROFILE_PREFIX "gspbot-cdp-"
-#define POLL_US 10000 /* us between DevToolsActivePort / exit polls */
-#define GRACE_MS 300  /* ms given to each polite stop (Browser.close, SIGTERM) */
+#define POLL_US        10000 /* us between DevToolsActivePort / exit polls */
+#define GRACE_MS       300   /* ms given to each polite stop (Browser.close, SIGTERM) */
 
 static const char *const default_flags[] = {
     "--disable-gpu",
@@ -57,6 +61,46 @@ static const char *const default_flags[] = {
     "--force-color-profile=srgb",
     "--remote-debugging-port=0",
 };
+
+/* The only variables Chromium gets (when the owner has them): where programs, home, temporary
+ * files, locale, time zone, display and fonts are. Nothing else: no name with PASSWORD, TOKEN,
+ * SECRET, DATABASE or PG in it can pass. */
+static const char *const env_allowed[] = {
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "DISPLAY",
+    "WAYLAND_DISPLAY",
+    "XDG_RUNTIME_DIR",
+    "FONTCONFIG_PATH",
+    "FONTCONFIG_FILE",
+};
+#define ENV_SLOTS        (sizeof(env_allowed) / sizeof(env_allowed[0]) + 2) /* + default PATH + NULL */
+#define ENV_DEFAULT_PATH "PATH=/usr/local/bin:/usr/bin:/bin"                /* Debian's wrapper needs one */
+
+/* Fills envp[ENV_SLOTS] with the allowed entries of the environment (borrowed pointers, the first
+ * of each name), NULL-terminated. */
+static void child_env(const char **envp)
+{
+    size_t n = 0;
+    bool path = false;
+    for (size_t k = 0; k < sizeof(env_allowed) / sizeof(env_allowed[0]); k++) {
+        size_t len = strlen(env_allowed[k]);
+        for (char **e = environ; e && *e; e++)
+            if (strncmp(*e, env_allowed[k], len) == 0 && (*e)[len] == '=') {
+                envp[n++] = *e;
+                path |= k == 0;
+                break;
+            }
+    }
+    if (!path)
+        envp[n++] = ENV_DEFAULT_PATH;
+    envp[n] = NULL;
+}
 
 static const char *tmp_base(void)
 {
@@ -158,6 +202,48 @@ static void log_tail(const struct cdp_browser *b, char *out, size_t len)
     fclose(f);
 }
 
+/* State letter and start time (clock ticks after boot) of pid from /proc/PID/stat; false if there
+ * is no such process (or no /proc). */
+static bool proc_stat(pid_t pid, char *state, unsigned long long *start)
+{
+    char fn[64], buf[1024];
+    snprintf(fn, sizeof(fn), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(fn, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* "pid (comm) S ppid ...": comm may hold spaces and parentheses; the last ')' ends it.
+     * starttime is field 22, i.e. the 20th after the state. */
+    char *rp = strrchr(buf, ')');
+    if (!rp || rp[1] != ' ' || !rp[2])
+        return false;
+    *state = rp[2];
+    char *p = rp + 3;
+    for (int field = 4; field < 22 && p; field++)
+        p = strchr(p + 1, ' ');
+    char *end;
+    errno = 0;
+    *start = p ? strtoull(p + 1, &end, 10) : 0;
+    return p && !errno && end != p + 1;
+}
+
+/* Without waitpid's word (ECHILD): is our Chromium still running? Gone when kill says so, when it
+ * is a zombie someone else will reap, or when the pid now belongs to a process started later. */
+static bool process_alive(const struct cdp_browser *b)
+{
+    if (kill(b->pid, 0) != 0 && errno == ESRCH)
+        return false;
+    char st;
+    unsigned long long start;
+    if (!proc_stat(b->pid, &st, &start))
+        return kill(b->pid, 0) == 0; /* no /proc: kill's word */
+    if (st == 'Z' || st == 'X')
+        return false;
+    return !b->start_ticks || start == b->start_ticks;
+}
+
 bool cdp__process_exited(struct cdp_browser *b)
 {
     if (b->pid <= 0 || b->reaped)
@@ -169,7 +255,10 @@ bool cdp__process_exited(struct cdp_browser *b)
         b->exit_status = st;
         return true;
     }
-    if (r < 0 && errno == ECHILD) { /* reaped by someone else's waitpid(-1) */
+    // ECHILD: not waitable, which does not mean gone. With SIGCHLD = SIG_IGN (or SA_NOCLDWAIT),
+    // inherited from a parent, the kernel reaps our children itself; someone else's waitpid(-1)
+    // may have reaped it. Ask the process itself; its exit status is then unknown (0).
+    if (r < 0 && errno == ECHILD && !process_alive(b)) {
         b->reaped = true;
         b->exit_status = 0;
         return true;
@@ -289,6 +378,13 @@ int cdp__launch_process(struct cdp_browser *b, const struct cdp_launch_opts *o, 
     argv[n++] = "about:blank";
     argv[n] = NULL;
 
+    const char *envp[ENV_SLOTS];
+    child_env(envp);
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    sigemptyset(&dfl.sa_mask);
+    sigset_t none;
+    sigemptyset(&none);
+
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int logfd = open(logfn, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     pid_t parent = getpid();
@@ -298,12 +394,11 @@ int cdp__launch_process(struct cdp_browser *b, const struct cdp_launch_opts *o, 
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent) /* owner died before prctl took effect */
             _exit(127);
-        sigset_t none;
-        sigemptyset(&none);
+        // exec keeps ignored signals and the mask: give Chromium defaults for all (sigaction fails
+        // harmlessly for SIGKILL, SIGSTOP and the C library's own), then unblock.
+        for (int sig = 1; sig < NSIG; sig++)
+            sigaction(sig, &dfl, NULL);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGINT, SIG_DFL);
         if (devnull >= 0)
             dup2(devnull, 0);
         if (logfd >= 0) {
@@ -311,7 +406,7 @@ int cdp__launch_process(struct cdp_browser *b, const struct cdp_launch_opts *o, 
             dup2(logfd, 2);
         }
         closefrom(3);
-        execv(exe, (char *const *)argv);
+        execve(exe, (char *const *)argv, (char *const *)envp);
         _exit(127);
     }
     int fork_errno = errno;
@@ -327,6 +422,9 @@ int cdp__launch_process(struct cdp_browser *b, const struct cdp_launch_opts *o, 
     setpgid(pid, pid); /* also in the parent: no window where the group does not exist */
     b->pid = pid;
     b->reaped = false;
+    char state;
+    if (!proc_stat(pid, &state, &b->start_ticks)) /* the start time tells a reused pid apart */
+        b->start_ticks = 0;
 
     for (;;) {
         if (read_active_port(b, port, path, pathlen))

@@ -1,14 +1,19 @@
 /*
  * page.c - the page API that is not about elements: navigate and wait for the
  * load event (matched by loaderId on Page.lifecycleEvent, never on the reply
- * to Page.navigate), evaluate, screenshots, HTML, viewport, blocked URLs and
- * cookies. Element actions and waits live in input.c.
+ * to Page.navigate), evaluate, waiting for the page to settle (no DOM change,
+ * no request in flight), screenshots and HTML (files 0600, password values
+ * blanked), viewport, blocked URLs and cookies. Element actions and waits live
+ * in input.c; where JavaScript runs, in world.c.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cdp_internal.h"
 
@@ -103,53 +108,6 @@ int cdp_page_navigate(struct cdp_page *p, const char *url, int timeout_ms, int *
     return 0;
 }
 
-/* Converts a Runtime.RemoteObject obtained with returnByValue to cJSON. */
-static cJSON *remote_value(cJSON *ro)
-{
-    cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(ro, "value");
-    if (v)
-        return v;
-    const char *u = str(ro, "unserializableValue"); /* NaN, Infinity, -0, 12n */
-    if (u)
-        return cJSON_CreateString(u);
-    return cJSON_CreateNull();
-}
-
-int cdp__evaluate(struct cdp_page *p, const char *expression, int64_t deadline, cJSON **result, const char *what)
-{
-    if (result)
-        *result = NULL;
-    cJSON *a = cJSON_CreateObject();
-    if (!a || !cJSON_AddStringToObject(a, "expression", expression)) {
-        cJSON_Delete(a);
-        cdp__seterr(p->err, "%s: out of memory", what);
-        return CDP_ERR_NOMEM;
-    }
-    cJSON_AddBoolToObject(a, "returnByValue", true);
-    cJSON_AddBoolToObject(a, "awaitPromise", true);
-    cJSON *r = NULL;
-    int rc = cdp__page_call(p, "Runtime.evaluate", a, deadline, &r);
-    if (rc)
-        return rc;
-    const cJSON *ex = cJSON_GetObjectItemCaseSensitive(r, "exceptionDetails");
-    if (ex) {
-        char text[CDP__ERRLEN - 64];
-        cdp__exception_text(ex, text, sizeof(text));
-        cdp__seterr(p->err, "%s: %s", what, text);
-        cJSON_Delete(r);
-        return CDP_ERR_JS;
-    }
-    if (result) {
-        *result = remote_value(cJSON_GetObjectItemCaseSensitive(r, "result"));
-        if (!*result) {
-            cJSON_Delete(r);
-            return CDP_ERR_NOMEM;
-        }
-    }
-    cJSON_Delete(r);
-    return 0;
-}
-
 int cdp_page_evaluate(struct cdp_page *p, const char *expression, int timeout_ms, cJSON **result)
 {
     if (result)
@@ -157,9 +115,13 @@ int cdp_page_evaluate(struct cdp_page *p, const char *expression, int timeout_ms
     if (!p || !expression)
         return CDP_ERR_ARG;
     p->guard_hit = -1;
-    return cdp__evaluate(p, expression, cdp__deadline(timeout_ms, p->timeout_ms), result, "Runtime.evaluate");
+    /* the page's own world: flow expressions read its state (window variables) */
+    return cdp__evaluate(p, CDP__WORLD_PAGE, expression, cdp__deadline(timeout_ms, p->timeout_ms), result,
+                         "Runtime.evaluate");
 }
 
+/* Writes data to path.tmp (created 0600: evidence may hold personal data), then renames it to
+ * path. A stale path.tmp is replaced, never followed. */
 static int write_file(struct cdp_page *p, const char *path, const void *data, size_t len, const char *what)
 {
     char tmp[4096];
@@ -167,16 +129,36 @@ static int write_file(struct cdp_page *p, const char *path, const void *data, si
         cdp__seterr(p->err, "%s: path too long", what);
         return CDP_ERR_ARG;
     }
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
+    if (unlink(tmp) != 0 && errno != ENOENT) {
+        cdp__seterr(p->err, "%s: cannot replace %s: %s", what, tmp, strerror(errno));
+        return CDP_ERR_IO;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
         cdp__seterr(p->err, "%s: cannot write %s: %s", what, tmp, strerror(errno));
         return CDP_ERR_IO;
     }
-    bool ok = fwrite(data, 1, len, f) == len;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        cdp__seterr(p->err, "%s: cannot write %s: %s", what, path, strerror(errno));
-        remove(tmp);
+    bool ok = fchmod(fd, 0600) == 0; /* exactly 0600 whatever the umask */
+    const char *d = data;
+    for (size_t off = 0; ok && off < len;) {
+        ssize_t n = write(fd, d + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        ok = n > 0;
+        off += ok ? (size_t)n : 0;
+    }
+    int err = ok ? 0 : errno;
+    if (close(fd) != 0 && ok) {
+        ok = false;
+        err = errno;
+    }
+    if (ok && rename(tmp, path) != 0) {
+        ok = false;
+        err = errno;
+    }
+    if (!ok) {
+        cdp__seterr(p->err, "%s: cannot write %s: %s", what, path, strerror(err ? err : EIO));
+        unlink(tmp);
         return CDP_ERR_IO;
     }
     return 0;
@@ -229,21 +211,114 @@ int cdp_page_screenshot(struct cdp_page *p, const char *path, bool full_page, in
     return rc;
 }
 
+/* Serialises a copy of the document made in an inert document (no scripts, no loads, no custom
+ * element constructors), with the value attribute of password inputs removed: a controlled input
+ * mirrors what was typed into that attribute. Runs in the isolated world; the live page is not
+ * touched. */
+static const char HTML_JS[] =
+    "(() => { const d = document, root = d.documentElement;\n"
+    "const head = d.doctype ? new XMLSerializer().serializeToString(d.doctype) + '\\n' : '';\n"
+    "if (!root) return head;\n"
+    "const copy = d.implementation.createHTMLDocument('').importNode(root, true);\n"
+    "const secret = i => { const t = (i.getAttribute('type') || '').trim().toLowerCase();\n"
+    "  return t === 'password' || /(^|\\s)(current|new)-password(\\s|$)/i.test(i.getAttribute('autocomplete') || ''); "
+    "};\n"
+    "const scrub = n => { for (const i of n.querySelectorAll('input')) if (secret(i)) i.removeAttribute('value');\n"
+    "  for (const t of n.querySelectorAll('template')) scrub(t.content); };\n"
+    "scrub(copy);\n"
+    "return head + copy.outerHTML; })()";
+
 int cdp_page_html(struct cdp_page *p, const char *path, int timeout_ms)
 {
     if (!p || !path)
         return CDP_ERR_ARG;
     cJSON *v = NULL;
-    int rc = cdp__evaluate(p,
-                           "(document.doctype ? new XMLSerializer().serializeToString(document.doctype) + '\\n' : '')"
-                           " + (document.documentElement ? document.documentElement.outerHTML : '')",
-                           cdp__deadline(timeout_ms, p->timeout_ms), &v, "html");
+    int rc = cdp__evaluate(p, CDP__WORLD_HELPER, HTML_JS, cdp__deadline(timeout_ms, p->timeout_ms), &v, "html");
     if (rc)
         return rc;
-    const char *s = cJSON_IsString(v) ? v->valuestring : "";
-    rc = write_file(p, path, s, strlen(s), "html");
+    if (!cJSON_IsString(v)) {
+        cJSON_Delete(v);
+        cdp__seterr(p->err, "html: the page's serialisation is not a string");
+        return CDP_ERR_PROTOCOL;
+    }
+    rc = write_file(p, path, v->valuestring, strlen(v->valuestring), "html");
     cJSON_Delete(v);
     return rc;
+}
+
+/* Milliseconds since the DOM last changed, seen by a MutationObserver that the first call installs
+ * in the isolated world (so a page's MutationObserver cannot hide changes); installing counts as a
+ * change, since earlier ones were not observed. */
+static const char SETTLE_JS[] = "(() => { let s = globalThis.__gspbotSettle;\n"
+                                "if (!s) { s = globalThis.__gspbotSettle = {last: performance.now()};\n"
+                                "  new MutationObserver(() => { s.last = performance.now(); }).observe(document,\n"
+                                "    {subtree: true, childList: true, attributes: true, characterData: true}); }\n"
+                                "return performance.now() - s.last; })()";
+
+#define SETTLE_DEFAULT_QUIET_MS 500
+#define SETTLE_STEP_MIN_MS      10  /* shortest pause between two looks */
+#define SETTLE_STEP_MAX_MS      100 /* longest pause between two looks */
+
+int cdp_page_wait_settled(struct cdp_page *p, int quiet_ms, int timeout_ms)
+{
+    if (!p)
+        return CDP_ERR_ARG;
+    if (quiet_ms <= 0)
+        quiet_ms = SETTLE_DEFAULT_QUIET_MS;
+    p->guard_hit = -1;
+    int64_t start = cdp__now_us(), deadline = cdp__deadline(timeout_ms, p->timeout_ms);
+    char why[300] = "not checked yet";
+    for (;;) {
+        cJSON *v = NULL;
+        int rc = cdp__evaluate(p, CDP__WORLD_HELPER, SETTLE_JS, deadline, &v, "wait_settled");
+        double dom_ms;
+        if (rc == CDP_ERR_TIMEOUT)
+            break;
+        if ((rc == CDP_ERR_JS || rc == CDP_ERR_PROTOCOL) && cdp__transient(p->err)) {
+            dom_ms = 0; /* a new document: its observer starts now */
+        } else if (rc) {
+            return rc;
+        } else {
+            bool num = cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble >= 0;
+            dom_ms = num ? v->valuedouble : -1;
+            cJSON_Delete(v);
+            if (!num) {
+                cdp__seterr(p->err, "wait_settled: invalid answer from the page (not a duration)");
+                return CDP_ERR_PROTOCOL;
+            }
+        }
+        int64_t now = cdp__now_us();
+        double net_ms = p->nreqs ? 0 : (double)(now - p->net_idle_us) / 1000;
+        if (dom_ms >= quiet_ms && net_ms >= quiet_ms)
+            return 0;
+        if (p->nreqs)
+            snprintf(why, sizeof(why), "%zu request%s in flight (%s)", p->nreqs, p->nreqs == 1 ? "" : "s",
+                     p->reqs[0].url);
+        else if (dom_ms < quiet_ms)
+            snprintf(why, sizeof(why), "the DOM changed %.0f ms ago", dom_ms);
+        else
+            snprintf(why, sizeof(why), "the last request ended %.0f ms ago", net_ms);
+        if (now >= deadline)
+            break;
+        double need = quiet_ms - (dom_ms < net_ms ? dom_ms : net_ms);
+        int64_t step_ms = need < SETTLE_STEP_MIN_MS   ? SETTLE_STEP_MIN_MS
+                          : need > SETTLE_STEP_MAX_MS ? SETTLE_STEP_MAX_MS
+                                                      : (int64_t)need;
+        int64_t until = now + step_ms * 1000;
+        rc = cdp__pump(p->b, until < deadline ? until : deadline, NULL, NULL);
+        if (rc == CDP_ERR_STOPPED) {
+            cdp__seterr(p->err, "wait_settled: stopped (interrupted)");
+            return rc;
+        }
+        if (rc || p->crashed || p->detached) {
+            cdp__seterr(p->err, "wait_settled: browser gone (%s)",
+                        p->crashed ? "page crashed: Inspector.targetCrashed"
+                                   : (p->detached ? "page detached" : p->b->gone_why));
+            return CDP_ERR_GONE;
+        }
+    }
+    cdp__seterr(p->err, "wait_settled: timeout after %lld ms: %s", (long long)((deadline - start) / 1000), why);
+    return CDP_ERR_TIMEOUT;
 }
 
 int cdp_page_sleep(struct cdp_page *p, int ms)

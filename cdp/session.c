@@ -5,11 +5,15 @@
  * page and keeps the state they feed: main-frame load events and document
  * statuses per loaderId (for navigate), crashes, dialogs (dismissed at once,
  * from the event itself, because a dialog blocks the page's JavaScript),
- * console errors and uncaught exceptions. Also the page's guards and log.
+ * console errors and uncaught exceptions, the execution context of our
+ * isolated world (world.c) and the network requests in flight (for
+ * cdp_page_wait_settled). Also the page's guards and log.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "cdp_internal.h"
 
@@ -182,11 +186,99 @@ static void on_response(struct cdp_page *p, const cJSON *params)
     const char *type = str(params, "type"), *frame = str(params, "frameId"), *loader = str(params, "loaderId");
     if (!type || !frame || !loader || strcmp(type, "Document") != 0 || strcmp(frame, p->target_id) != 0)
         return;
-    const cJSON *status = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(params, "response"),
-                                                           "status");
+    const cJSON *status =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(params, "response"), "status");
     struct cdp__loader_status *d = &p->docs[p->docs_n++ % CDP__RING];
     snprintf(d->loader, sizeof(d->loader), "%s", loader);
     d->status = cJSON_IsNumber(status) ? (int)status->valuedouble : 0;
+}
+
+void cdp__world_forget(struct cdp_page *p)
+{
+    p->world_ctx = 0;
+    p->world_uid[0] = '\0';
+}
+
+/* Our isolated world of the main frame was made (Page.createIsolatedWorld, world.c). */
+static void on_context_created(struct cdp_page *p, const cJSON *params)
+{
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(params, "context");
+    const char *name = str(c, "name"), *uid = str(c, "uniqueId");
+    const char *frame = str(cJSON_GetObjectItemCaseSensitive(c, "auxData"), "frameId");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
+    if (!name || !frame || !cJSON_IsNumber(id) || strcmp(name, CDP__WORLD_NAME) != 0 ||
+        strcmp(frame, p->target_id) != 0 || !(id->valuedouble >= 1 && id->valuedouble <= INT_MAX))
+        return;
+    p->world_ctx = (int)id->valuedouble;
+    if (uid && strlen(uid) < sizeof(p->world_uid))
+        memcpy(p->world_uid, uid, strlen(uid) + 1);
+    else
+        p->world_uid[0] = '\0';
+}
+
+static void on_context_destroyed(struct cdp_page *p, const cJSON *params)
+{
+    const char *uid = str(params, "executionContextUniqueId");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(params, "executionContextId");
+    if (!p->world_ctx)
+        return;
+    /* numeric ids can repeat across renderer processes: compare uniqueIds when both are known */
+    if (uid && p->world_uid[0] ? strcmp(uid, p->world_uid) == 0 : cJSON_IsNumber(id) && id->valuedouble == p->world_ctx)
+        cdp__world_forget(p);
+}
+
+static void on_contexts_cleared(struct cdp_page *p, const cJSON *params)
+{
+    (void)params;
+    cdp__world_forget(p);
+}
+
+static ssize_t request_find(const struct cdp_page *p, const char *id)
+{
+    for (size_t i = 0; i < p->nreqs; i++)
+        if (strcmp(p->reqs[i].id, id) == 0)
+            return (ssize_t)i;
+    return -1;
+}
+
+static void on_request_sent(struct cdp_page *p, const cJSON *params)
+{
+    const char *id = str(params, "requestId"), *type = str(params, "type"), *loader = str(params, "loaderId");
+    const char *frame = str(params, "frameId");
+    const char *url = str(cJSON_GetObjectItemCaseSensitive(params, "request"), "url");
+    /* an EventSource stays open for the page's life: it never "finishes" */
+    if (!id || strlen(id) >= sizeof(p->reqs[0].id) || (type && strcmp(type, "EventSource") == 0))
+        return;
+    /* A new main document: the old one's requests are cancelled with it, whether or not a
+     * loadingFailed says so. */
+    if (type && strcmp(type, "Document") == 0 && frame && strcmp(frame, p->target_id) == 0 && loader &&
+        strcmp(loader, id) == 0)
+        p->nreqs = 0;
+    if (request_find(p, id) >= 0) /* a redirect keeps its requestId */
+        return;
+    if (p->nreqs == p->reqs_cap) { /* full (or past CDP__REQS_MAX): not tracked; wait_settled may
+                                    * then settle early, never hang */
+        size_t cap = p->reqs_cap ? p->reqs_cap * 2 : 16;
+        struct cdp__request *r = cap <= CDP__REQS_MAX ? realloc(p->reqs, cap * sizeof(*r)) : NULL;
+        if (!r)
+            return;
+        p->reqs = r;
+        p->reqs_cap = cap;
+    }
+    struct cdp__request *r = &p->reqs[p->nreqs++];
+    memcpy(r->id, id, strlen(id) + 1);
+    snprintf(r->url, sizeof(r->url), "%s", url ? url : "?");
+}
+
+static void on_request_done(struct cdp_page *p, const cJSON *params)
+{
+    const char *id = str(params, "requestId");
+    ssize_t i = id ? request_find(p, id) : -1;
+    if (i < 0)
+        return;
+    p->reqs[i] = p->reqs[--p->nreqs];
+    if (!p->nreqs)
+        p->net_idle_us = cdp__now_us();
 }
 
 static void page_on_event(struct cdp_page *p, const char *method, const cJSON *params)
@@ -201,6 +293,12 @@ static void page_on_event(struct cdp_page *p, const char *method, const cJSON *p
         {"Runtime.consoleAPICalled", on_console},
         {"Runtime.exceptionThrown", on_exception},
         {"Log.entryAdded", on_log_entry},
+        {"Runtime.executionContextCreated", on_context_created},
+        {"Runtime.executionContextDestroyed", on_context_destroyed},
+        {"Runtime.executionContextsCleared", on_contexts_cleared},
+        {"Network.requestWillBeSent", on_request_sent},
+        {"Network.loadingFinished", on_request_done},
+        {"Network.loadingFailed", on_request_done},
     };
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
         if (strcmp(method, table[i].method) == 0) {
@@ -277,6 +375,7 @@ void cdp__page_release(struct cdp_page *p)
     guards_clear(p);
     cdp_page_log_clear(p);
     free(p->log);
+    free(p->reqs);
     free(p);
 }
 
@@ -317,6 +416,7 @@ int cdp_page_new(struct cdp_browser *b, const struct cdp_page_opts *o, struct cd
     p->timeout_ms = o && o->timeout_ms > 0 ? o->timeout_ms : 30000;
     p->slow_mo_ms = o && o->slow_mo_ms > 0 ? o->slow_mo_ms : 0;
     p->guard_hit = -1;
+    p->net_idle_us = cdp__now_us();
     int64_t deadline = cdp__deadline(p->timeout_ms, 0);
     cJSON *r = NULL;
     int rc;
@@ -325,8 +425,7 @@ int cdp_page_new(struct cdp_browser *b, const struct cdp_page_opts *o, struct cd
     cJSON_AddBoolToObject(a, "disposeOnDetach", true);
     if ((rc = page_bcall(p, "Target.createBrowserContext", a, deadline, &r)))
         goto err;
-    rc = copy_id(r, "browserContextId", p->context_id, sizeof(p->context_id), p->err,
-                 "Target.createBrowserContext");
+    rc = copy_id(r, "browserContextId", p->context_id, sizeof(p->context_id), p->err, "Target.createBrowserContext");
     cJSON_Delete(r);
     if (rc)
         goto err;
@@ -355,8 +454,8 @@ int cdp_page_new(struct cdp_browser *b, const struct cdp_page_opts *o, struct cd
 
     /* Domains are enabled pipelined: Chromium handles a session's messages in
      * order, so when the last (synchronous) call answers, all are done. */
-    static const char *const enables[] = {"Page.enable",    "Runtime.enable", "Network.enable",
-                                          "Inspector.enable", "Log.enable"};
+    static const char *const enables[] = {"Page.enable", "Runtime.enable", "Network.enable", "Inspector.enable",
+                                          "Log.enable"};
     for (size_t i = 0; i < sizeof(enables) / sizeof(enables[0]); i++)
         cdp__send_async(b, p->session_id, enables[i], NULL);
     a = cJSON_CreateObject();
@@ -432,14 +531,21 @@ int cdp_page_set_guards(struct cdp_page *p, const struct cdp_guard *guards, size
     guards_clear(p);
     if (!n)
         return 0;
+    if (!guards || n > CDP__GUARDS_MAX) {
+        cdp__seterr(p->err, "guards: %s", guards ? "too many guards" : "NULL array");
+        return CDP_ERR_ARG;
+    }
     for (size_t i = 0; i < n; i++)
-        if (!guards[i].selector && !guards[i].js) {
-            cdp__seterr(p->err, "guards: guard %zu has neither selector nor js", i);
+        if ((!guards[i].selector || !*guards[i].selector) && (guards[i].selector || !guards[i].js)) {
+            cdp__seterr(p->err, "guards: guard %zu has %s", i,
+                        guards[i].selector ? "an empty selector" : "neither selector nor js");
             return CDP_ERR_ARG;
         }
     struct cdp_guard *g = calloc(n, sizeof(*g));
-    if (!g)
+    if (!g) {
+        cdp__seterr(p->err, "guards: out of memory");
         return CDP_ERR_NOMEM;
+    }
     bool ok = true;
     for (size_t i = 0; i < n; i++) {
         g[i].selector = dup_or_null(guards[i].selector, &ok);
@@ -453,7 +559,11 @@ int cdp_page_set_guards(struct cdp_page *p, const struct cdp_guard *guards, size
         cdp__seterr(p->err, "guards: out of memory");
         return CDP_ERR_NOMEM;
     }
-    return 0;
+    /* bad CSS is told now, by the browser's own parser, not at the first wait */
+    int rc = cdp__guards_validate(p, cdp__deadline(0, p->timeout_ms));
+    if (rc)
+        guards_clear(p);
+    return rc;
 }
 
 int cdp_page_guard_hit(const struct cdp_page *p)

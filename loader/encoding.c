@@ -55,15 +55,15 @@ size_t ldr__utf8_chars(const char *s, size_t n)
 }
 
 // Windows-1252 0x80..0x9F; 0xFFFD where the code page defines nothing.
-static const unsigned short CP1252_HIGH[32] = {
-    0x20AC, 0xFFFD, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-    0x2039, 0x0152, 0xFFFD, 0x017D, 0xFFFD, 0xFFFD, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
-    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0xFFFD, 0x017E, 0x0178};
+static const unsigned short CP1252_HIGH[32] = {0x20AC, 0xFFFD, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+                                               0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0xFFFD, 0x017D, 0xFFFD,
+                                               0xFFFD, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+                                               0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0xFFFD, 0x017E, 0x0178};
 
-int ldr__cp1252_to_utf8(const char *str, size_t n, struct ldr__buf *out)
+int ldr__cp1252_to_utf8(const char *str, size_t n, struct buf *out)
 {
     const unsigned char *s = (const unsigned char *)str;
-    if (ldr__buf_reserve(out, n + n / 2 + 16) != 0)
+    if (buf_reserve(out, n + n / 2 + 16) != 0)
         return LDR_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         unsigned cp = s[i];
@@ -84,7 +84,7 @@ int ldr__cp1252_to_utf8(const char *str, size_t n, struct ldr__buf *out)
             enc[2] = (char)(0x80 | (cp & 0x3F));
             k = 3;
         }
-        if (ldr__buf_append(out, enc, k) != 0)
+        if (buf_append(out, enc, k) != 0)
             return LDR_ENOMEM;
     }
     return 0;

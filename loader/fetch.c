@@ -13,8 +13,7 @@
 #include "ldr_internal.h"
 
 struct dl {
-    struct ldr__buf *body;
-    long long max;
+    struct buf *body; /* capped at opt->max_bytes */
     bool too_big, oom;
     char disposition[256];
 };
@@ -23,13 +22,10 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
     struct dl *d = ud;
     size_t len = size * n;
-    if ((long long)(d->body->len + len) > d->max) {
-        d->too_big = true;
+    int rc = buf_append(d->body, p, len);
+    if (rc != 0) {
+        *(rc == BUF_ETOOBIG ? &d->too_big : &d->oom) = true;
         return 0; // aborts the transfer
-    }
-    if (ldr__buf_append(d->body, p, len) != 0) {
-        d->oom = true;
-        return 0;
     }
     return len;
 }
@@ -94,14 +90,15 @@ static void url_name(const char *url, char *out, size_t n)
     snprintf(out, n, "%.*s", (int)len, last ? last : "");
 }
 
-int ldr__fetch(const char *url, const struct ldr_options *opt, struct ldr__buf *out, char *name_out, size_t name_n,
+int ldr__fetch(const char *url, const struct ldr_options *opt, struct buf *out, char *name_out, size_t name_n,
                enum ldr_format *format, char *err, size_t errn)
 {
     *format = LDR_FORMAT_AUTO;
+    buf_init(out, (size_t)opt->max_bytes); // the cap is the size limit: on_body learns of it as BUF_ETOOBIG
     CURL *h = curl_easy_init();
     if (h == NULL)
         return LDR_ENOMEM;
-    struct dl d = {.body = out, .max = opt->max_bytes};
+    struct dl d = {.body = out};
     char cerr[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");

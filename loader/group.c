@@ -36,8 +36,8 @@ static int grow(void **v, size_t *cap, size_t n, size_t size)
 static int str_add(struct ldr_load *ld, const char *s, size_t n, size_t *off)
 {
     *off = ld->strs.len;
-    if (ldr__buf_append(&ld->strs, s, n) != 0 || ldr__buf_append(&ld->strs, "", 1) != 0)
-        return LDR_ENOMEM;
+    if (buf_append(&ld->strs, s, n) != 0 || buf_append(&ld->strs, "", 1) != 0)
+        return LDR_ENOMEM; // the arena is emptied: the load is over (it reports out of memory)
     return 0;
 }
 
@@ -47,7 +47,10 @@ static bool str_eq(const struct ldr_load *ld, size_t off, const char *s, size_t 
     return strnlen(a, n + 1) == n && memcmp(a, s, n) == 0;
 }
 
-static uint64_t order_hash(const char *code, size_t n) { return hash_bytes(code, n, 14695981039346656037ULL); }
+static uint64_t order_hash(const char *code, size_t n)
+{
+    return hash_bytes(code, n, 14695981039346656037ULL);
+}
 
 static uint64_t item_hash(uint32_t order, const char *code, size_t n)
 {
@@ -103,8 +106,8 @@ static int find_or_add_order(struct ldr_load *ld, const char *code, size_t n, un
     }
     if (grow((void **)&ld->orders, &ld->orders_cap, ld->norders, sizeof *ld->orders) != 0)
         return LDR_ENOMEM;
-    struct ldr__order o = {.name = SIZE_MAX, .first_line = (uint32_t)line, .first_item = LDR__NONE,
-                           .last_item = LDR__NONE};
+    struct ldr__order o = {
+        .name = SIZE_MAX, .first_line = (uint32_t)line, .first_item = LDR__NONE, .last_item = LDR__NONE};
     if (str_add(ld, code, n, &o.code) != 0)
         return LDR_ENOMEM;
     ld->orders[ld->norders] = o;
@@ -185,8 +188,12 @@ int ldr__group_add(struct ldr_load *ld, const char *code, size_t code_len, const
     }
     if (grow((void **)&ld->items, &ld->items_cap, ld->nitems, sizeof *ld->items) != 0)
         return LDR_ENOMEM;
-    struct ldr__item it = {.order = oi, .next = LDR__NONE, .line = (uint32_t)line, .more = LDR__NONE,
-                           .more_tail = LDR__NONE, .quantity = quantity};
+    struct ldr__item it = {.order = oi,
+                           .next = LDR__NONE,
+                           .line = (uint32_t)line,
+                           .more = LDR__NONE,
+                           .more_tail = LDR__NONE,
+                           .quantity = quantity};
     if (str_add(ld, product, product_len, &it.code) != 0)
         return LDR_ENOMEM;
     uint32_t ii = (uint32_t)ld->nitems++;
@@ -230,7 +237,7 @@ int ldr__group_finish(struct ldr_load *ld)
 
 void ldr__group_cleanup(struct ldr_load *ld)
 {
-    ldr__buf_cleanup(&ld->strs);
+    buf_cleanup(&ld->strs);
     free(ld->orders);
     free(ld->items);
     free(ld->lines);

@@ -19,7 +19,6 @@
 
 #define FORMATS_READ "formats read: CSV (.csv, .txt, .tsv), XLSX (.xlsx) and JSON (.json)"
 
-
 void ldr_options_init(struct ldr_options *opt)
 {
     *opt = (struct ldr_options){
@@ -76,6 +75,7 @@ struct ldr_load *ldr_load_new(const struct ldr_options *opt)
     ld->opt.sheet = ld->opt_sheet;
     ld->cols = (struct ldr__cols){-1, -1, -1, -1};
     ld->json_product = -1;
+    buf_init(&ld->strs, 0);
     if (fail)
         goto err;
     return ld;
@@ -184,19 +184,18 @@ static bool sheet_needs_quotes(const char *s)
 void ldr__place(const struct ldr_load *ld, unsigned long line, int col, char *out, size_t n)
 {
     switch (ld->kind) {
-    case LDR__CSV:
-        snprintf(out, n, "%s:%lu", ld->file, line);
-        break;
+    case LDR__CSV: snprintf(out, n, "%s:%lu", ld->file, line); break;
     case LDR__XLSX: {
         char letters[8];
         int c = col;
         if (c < 0)
             c = ld->cols.code >= 0 ? ld->cols.code : 0;
         column_letters(c, letters, sizeof letters);
-        if (sheet_needs_quotes(ld->sheet))
-            snprintf(out, n, "%s:'%s'!%s%lu", ld->file, ld->sheet, letters, line);
+        const char *sheet = ld->sheets.chosen;
+        if (sheet_needs_quotes(sheet))
+            snprintf(out, n, "%s:'%s'!%s%lu", ld->file, sheet, letters, line);
         else
-            snprintf(out, n, "%s:%s!%s%lu", ld->file, ld->sheet, letters, line);
+            snprintf(out, n, "%s:%s!%s%lu", ld->file, sheet, letters, line);
         break;
     }
     case LDR__JSON:
@@ -263,8 +262,7 @@ static const char *extension(const char *name)
     return d ? d + 1 : "";
 }
 
-static enum ldr_format detect(struct ldr_load *ld, const unsigned char *d, size_t len, enum ldr_format format,
-                              int *rc)
+static enum ldr_format detect(struct ldr_load *ld, const unsigned char *d, size_t len, enum ldr_format format, int *rc)
 {
     const char *ext = extension(ld->file);
     char msg[512];
@@ -338,21 +336,22 @@ static void clip_name(char *s)
 
 static int read_csv(struct ldr_load *ld, const char *d, size_t len)
 {
-    struct ldr__buf conv = {0};
+    struct buf conv;
+    buf_init(&conv, 0);
     if (!ldr__utf8_valid(d, len)) {
         if (ldr__cp1252_to_utf8(d, len, &conv) != 0)
             return fail(ld, LDR_ENOMEM, "out of memory");
-        d = conv.data;
+        d = buf_str(&conv);
         len = conv.len;
         if (ldr__warning(ld, ld->file, NULL, "not UTF-8: read as Windows-1252") != 0) {
-            ldr__buf_cleanup(&conv);
+            buf_cleanup(&conv);
             return fail(ld, LDR_ENOMEM, "out of memory");
         }
     }
     char err[512] = "";
     unsigned long line = 0;
     int rc = ldr__csv_parse(d, len, ldr__csv_detect_delimiter(d, len), on_row, ld, err, sizeof err, &line);
-    ldr__buf_cleanup(&conv);
+    buf_cleanup(&conv);
     if (rc == LDR_EINVALID && err[0] != '\0') {
         char place[600];
         ldr__place(ld, line, -1, place, sizeof place);
@@ -366,10 +365,12 @@ static int read_csv(struct ldr_load *ld, const char *d, size_t len)
 static int read_xlsx(struct ldr_load *ld, const void *d, size_t len)
 {
     char err[900] = "";
-    int rc = ldr__xlsx_read(d, len, ld->opt.sheet, on_row, ld, ld->sheet, sizeof ld->sheet, err, sizeof err);
+    int rc = ldr__xlsx_read(d, len, ld->opt.sheet, on_row, ld, &ld->sheets, /* lim= */ NULL, err, sizeof err);
     if (rc == LDR_EINVALID && err[0] != '\0') {
         char msg[1000];
-        if (strncmp(err, "no sheet", 8) == 0)
+        // The list of formats read helps when the file may not be a workbook at all, not when it is
+        // one with a problem of its own.
+        if (strncmp(err, "no sheet", 8) == 0 || strstr(err, "(a zip bomb?)") != NULL)
             snprintf(msg, sizeof msg, "%s", err);
         else if (strncmp(err, "an OpenDocument", 15) == 0)
             snprintf(msg, sizeof msg, "%s: save it as .xlsx or CSV (%s)", err, FORMATS_READ);
@@ -380,13 +381,29 @@ static int read_xlsx(struct ldr_load *ld, const void *d, size_t len)
     return rc;
 }
 
+/* " (sheets: Hoja1, Pedidos; use --sheet NAME to read another)" when the first sheet of a workbook
+ * with several was read because no sheet was asked for, else "". */
+const char *ldr__other_sheets_hint(const struct ldr_load *ld, char *out, size_t n)
+{
+    out[0] = '\0';
+    if (ld->kind == LDR__XLSX && ld->opt.sheet == NULL && ld->sheets.n > 1)
+        snprintf(out, n, " (sheets: %s; use --sheet NAME to read another)", ld->sheets.all);
+    return out;
+}
+
 static int finish(struct ldr_load *ld)
 {
+    if (!ld->fatal && ld->kind == LDR__XLSX && !ld->have_header) {
+        char msg[900], hint[700];
+        snprintf(msg, sizeof msg, "sheet %s is empty (a header row and order lines are expected)%s", ld->sheets.chosen,
+                 ldr__other_sheets_hint(ld, hint, sizeof hint));
+        return file_error(ld, LDR_EINVALID, msg);
+    }
     if (!ld->fatal && ld->kind != LDR__JSON && !ld->have_header)
         return file_error(ld, LDR_EINVALID, "the file is empty (a header row and order lines are expected)");
     if (!ld->fatal && ld->rows == 0 && ld->errors.total == 0)
-        return file_error(ld, LDR_EINVALID, ld->kind == LDR__JSON ? "no orders in the file"
-                                                                  : "no order lines after the header row");
+        return file_error(ld, LDR_EINVALID,
+                          ld->kind == LDR__JSON ? "no orders in the file" : "no order lines after the header row");
     if (ldr__group_finish(ld) != 0)
         return fail(ld, LDR_ENOMEM, "out of memory");
     size_t ne = ld->errors.total;
@@ -413,6 +430,8 @@ int ldr_load_read_buffer(struct ldr_load *ld, const char *display_name, const vo
     enum ldr_format f = detect(ld, len ? data : (const void *)"", len, format, &rc);
     if (rc != 0)
         return rc;
+    if (ld->opt.sheet != NULL && f != LDR_FORMAT_XLSX) // refused rather than ignored: the user meant something
+        return file_error(ld, LDR_EINVALID, "--sheet applies to XLSX files only");
     switch (f) {
     case LDR_FORMAT_XLSX:
         ld->kind = LDR__XLSX;
@@ -501,12 +520,12 @@ int ldr_load_read_url(struct ldr_load *ld, const char *url)
 {
     if (ld->read_done)
         return fail(ld, LDR_ESTATE, "this load has already read its input");
-    struct ldr__buf body = {0};
+    struct buf body;
     char name[256] = "", err[1024] = "";
     enum ldr_format format = LDR_FORMAT_AUTO;
     int rc = ldr__fetch(url, &ld->opt, &body, name, sizeof name, &format, err, sizeof err);
     if (rc != 0) {
-        ldr__buf_cleanup(&body);
+        buf_cleanup(&body);
         ld->read_done = true;
         ld->file = strdup(url);
         if (ld->file == NULL)
@@ -518,8 +537,8 @@ int ldr_load_read_url(struct ldr_load *ld, const char *url)
             return fail(ld, LDR_ENOMEM, "out of memory");
         return fail(ld, LDR_EIO, "%s: %s", url, err);
     }
-    rc = ldr_load_read_buffer(ld, name, body.data ? body.data : "", body.len, format);
-    ldr__buf_cleanup(&body);
+    rc = ldr_load_read_buffer(ld, name, buf_str(&body), body.len, format);
+    buf_cleanup(&body);
     return rc;
 }
 
@@ -531,16 +550,46 @@ int ldr_load_write(struct ldr_load *ld, PGconn *conn, long long *batch_id)
     return ldr__write(ld, conn, batch_id);
 }
 
-const char *ldr_load_errmsg(const struct ldr_load *ld) { return ld->errmsg; }
-size_t ldr_load_rows(const struct ldr_load *ld) { return ld->rows; }
-size_t ldr_load_orders(const struct ldr_load *ld) { return ld->nkept; }
-size_t ldr_load_items(const struct ldr_load *ld) { return ld->kept_items; }
-const char *ldr_load_name(const struct ldr_load *ld) { return ld->name ? ld->name : ""; }
-const char *ldr_load_sha256(const struct ldr_load *ld) { return ld->sha256; }
-size_t ldr_load_error_count(const struct ldr_load *ld) { return ld->errors.total; }
-size_t ldr_load_errors_listed(const struct ldr_load *ld) { return ld->errors.n; }
-size_t ldr_load_warning_count(const struct ldr_load *ld) { return ld->warnings.total; }
-size_t ldr_load_warnings_listed(const struct ldr_load *ld) { return ld->warnings.n; }
+const char *ldr_load_errmsg(const struct ldr_load *ld)
+{
+    return ld->errmsg;
+}
+size_t ldr_load_rows(const struct ldr_load *ld)
+{
+    return ld->rows;
+}
+size_t ldr_load_orders(const struct ldr_load *ld)
+{
+    return ld->nkept;
+}
+size_t ldr_load_items(const struct ldr_load *ld)
+{
+    return ld->kept_items;
+}
+const char *ldr_load_name(const struct ldr_load *ld)
+{
+    return ld->name ? ld->name : "";
+}
+const char *ldr_load_sha256(const struct ldr_load *ld)
+{
+    return ld->sha256;
+}
+size_t ldr_load_error_count(const struct ldr_load *ld)
+{
+    return ld->errors.total;
+}
+size_t ldr_load_errors_listed(const struct ldr_load *ld)
+{
+    return ld->errors.n;
+}
+size_t ldr_load_warning_count(const struct ldr_load *ld)
+{
+    return ld->warnings.total;
+}
+size_t ldr_load_warnings_listed(const struct ldr_load *ld)
+{
+    return ld->warnings.n;
+}
 
 const struct ldr_issue *ldr_load_error(const struct ldr_load *ld, size_t i)
 {

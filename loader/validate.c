@@ -37,7 +37,8 @@ static void normalise(const char *s, size_t len, char *out, size_t n)
         else if (c == 0xC3 && i + 1 < len) {
             // Latin-1 supplement letters: U+00C0..U+00FF are C3 80..C3 BF.
             unsigned char d = (unsigned char)s[++i] | 0x20; // fold case (À..Þ -> à..þ)
-            static const char fold[32] = "aaaaaaaceeeeiiii" "dnooooo ouuuuyty";
+            static const char fold[32] = "aaaaaaaceeeeiiii"
+                                         "dnooooo ouuuuyty";
             if (d >= 0xA0 && d <= 0xBF)
                 o = fold[d - 0xA0] == ' ' ? 0 : fold[d - 0xA0];
         }
@@ -56,6 +57,11 @@ int ldr__header_column(const char *s, size_t len)
             if (strcmp(norm, ALIASES[c][a]) == 0)
                 return c;
     return -1;
+}
+
+bool ldr_code_valid(const char *s)
+{
+    return s != NULL && ldr__code_valid(s, strnlen(s, 21));
 }
 
 bool ldr__code_valid(const char *s, size_t len)
@@ -143,17 +149,26 @@ int ldr__header_map(struct ldr_load *ld, const struct ldr__row *hdr)
     }
     static const char *const ALSO[4] = {"codigo_consultora, consultora", "nombre_consultora, nombre",
                                         "codigo_producto, producto, sku", "cantidad"};
+    // A first sheet with none of the required columns is most likely the wrong sheet (a cover page,
+    // a summary): the first message says which others there are.
+    char hint[700] = "";
+    if (ld->cols.code < 0 && ld->cols.product < 0 && ld->cols.quantity < 0)
+        ldr__other_sheets_hint(ld, hint, sizeof hint);
     for (int c = 0; c < 4; c++) {
         if (c == 1 || *col_slot(&ld->cols, c) >= 0)
             continue; // the name is optional
-        if (ldr__error(ld, place, "header", "no %s column (also accepted: %s)", CANONICAL[c], ALSO[c]) != 0)
+        if (ldr__error(ld, place, "header", "no %s column (also accepted: %s)%s", CANONICAL[c], ALSO[c], hint) != 0)
             return LDR_ENOMEM;
+        hint[0] = '\0';
         bad = true;
     }
     return bad ? LDR_EINVALID : 0;
 }
 
-static bool is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
+static bool is_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
 
 /* Trims ASCII white space and no-break spaces (U+00A0, common in pasted spreadsheets). */
 static void trim(const char **s, size_t *len)
@@ -251,7 +266,8 @@ static int code_error(struct ldr_load *ld, const struct ldr__row *row, int col, 
     const char *cname = col == ld->cols.code ? CANONICAL[0] : CANONICAL[2];
     if (len == 0)
         return ldr__error(ld, place, cname, "missing value");
-    return ldr__error(ld, place, cname, "%s is not a valid code (1 to 20 letters, digits or -)", show(s, len, v, sizeof v));
+    return ldr__error(ld, place, cname, "%s is not a valid code (1 to 20 letters, digits or -)",
+                      show(s, len, v, sizeof v));
 }
 
 int ldr__row_accept(struct ldr_load *ld, const struct ldr__row *row)

@@ -14,7 +14,7 @@
 
 struct copy {
     PGconn *conn;
-    struct ldr__buf buf;
+    struct buf buf;
     bool oom; /* a failed put ran out of memory (else the connection failed) */
 };
 
@@ -46,13 +46,13 @@ static int flush(struct copy *c)
 {
     if (c->buf.len > 0 && PQputCopyData(c->conn, c->buf.data, (int)c->buf.len) != 1)
         return -1;
-    c->buf.len = 0;
+    buf_reset(&c->buf);
     return 0;
 }
 
 static int put(struct copy *c, const char *s, size_t n)
 {
-    if (ldr__buf_append(&c->buf, s, n) != 0) {
+    if (buf_append(&c->buf, s, n) != 0) {
         c->oom = true;
         return -1;
     }
@@ -155,7 +155,7 @@ static int run_copy(struct ldr_load *ld, PGconn *conn, struct copy *c, const cha
         return rc;
     }
     PQclear(r);
-    c->buf.len = 0;
+    buf_reset(&c->buf);
     c->oom = false;
     int fed = batch > 0 ? copy_orders(ld, c, batch, ids) : copy_items(ld, c, ids);
     char err[600] = "";
@@ -186,6 +186,7 @@ int ldr__write(struct ldr_load *ld, PGconn *conn, long long *batch_id)
     PQclear(r);
     int rc;
     struct copy c = {.conn = conn};
+    buf_init(&c.buf, 0);
     PGresult *ids = NULL;
     const char *sha[1] = {ld->sha256};
     r = query(conn, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", 1, sha);
@@ -224,8 +225,7 @@ int ldr__write(struct ldr_load *ld, PGconn *conn, long long *batch_id)
     long long batch = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     const char *np[1] = {orders_n};
-    ids = query(conn, "SELECT nextval(pg_get_serial_sequence('orders', 'id')) FROM generate_series(1, $1::int)", 1,
-                np);
+    ids = query(conn, "SELECT nextval(pg_get_serial_sequence('orders', 'id')) FROM generate_series(1, $1::int)", 1, np);
     if (!ok(ids) || (size_t)PQntuples(ids) != ld->nkept) {
         rc = fail_db(ld, conn, "reserving order ids", PQresultErrorMessage(ids));
         goto out;
@@ -246,7 +246,7 @@ int ldr__write(struct ldr_load *ld, PGconn *conn, long long *batch_id)
     }
     PQclear(r);
     PQclear(ids);
-    ldr__buf_cleanup(&c.buf);
+    buf_cleanup(&c.buf);
     *batch_id = batch;
     return 0;
 
@@ -263,7 +263,7 @@ db_error_batch:
     PQclear(r);
 out:
     PQclear(ids);
-    ldr__buf_cleanup(&c.buf);
+    buf_cleanup(&c.buf);
     rollback(conn);
     return rc;
 }

@@ -7,7 +7,14 @@
  * (t="inlineStr"), formula results (the cached <v>, t="str" or a number), booleans and errors as
  * their text, numbers (an integral number prints without ".0", so a code typed as a number comes
  * out as typed). Cell positions come from the r attribute ("C12"); missing cells are "". Element
- * names are matched without their namespace prefix (some writers use "x:row"). */
+ * names are matched without their namespace prefix (some writers use "x:row").
+ *
+ * Zip bombs: a 50 MB upload could inflate to gigabytes (deflate reaches about 1000:1). Every part
+ * read is capped (LDR__XLSX_MAX_PART) and so is the sum of all of them (100 times the file's size,
+ * within 16 MiB..1 GiB: real workbooks inflate 5 to 20 times). The caps are checked on the sizes the
+ * zip declares, before anything is inflated, and again on the bytes as they come out, since a
+ * crafted archive can declare anything. expat allocates through malloc/realloc/free named here, so
+ * the fault-injection tests reach its allocations too. */
 #include <errno.h>
 #include <expat.h>
 #include <math.h>
@@ -19,15 +26,62 @@
 
 #include "ldr_internal.h"
 
-#define XLSX_CHUNK (64 * 1024)     /* bytes decompressed per read */
-#define XLSX_MAX_COLS 16384        /* XFD, Excel's last column */
-#define XLSX_MAX_PART (256u << 20) /* a workbook or rels part larger than this is refused, bytes */
+#define XLSX_CHUNK    (64 * 1024) /* bytes decompressed per read */
+#define XLSX_MAX_COLS 16384       /* XFD, Excel's last column */
 
 struct xlsx {
     zip_t *zip;
+    struct ldr__xlsx_limits lim;
+    unsigned long long inflated; /* bytes inflated so far, every part read */
     char *err;
     size_t errn;
 };
+
+static const XML_Memory_Handling_Suite XML_MEM = {malloc, realloc, free};
+
+static XML_Parser new_parser(void)
+{
+    return XML_ParserCreate_MM(NULL, &XML_MEM, NULL);
+}
+
+struct ldr__xlsx_limits ldr__xlsx_limits_for(size_t len)
+{
+    unsigned long long total = LDR__XLSX_MAX_TOTAL;
+    if (len < LDR__XLSX_MAX_TOTAL / LDR__XLSX_MAX_RATIO)
+        total = (unsigned long long)len * LDR__XLSX_MAX_RATIO;
+    if (total < LDR__XLSX_MIN_TOTAL)
+        total = LDR__XLSX_MIN_TOTAL;
+    return (struct ldr__xlsx_limits){.part = LDR__XLSX_MAX_PART, .total = total};
+}
+
+/* "256 MB", or "64 KB" below a MiB. */
+static const char *size_text(unsigned long long bytes, char *out, size_t n)
+{
+    if (bytes >= (1u << 20))
+        snprintf(out, n, "%llu MB", bytes >> 20);
+    else
+        snprintf(out, n, "%llu KB", bytes >> 10);
+    return out;
+}
+
+/* The message for a part past the limits: `size` (what it declares, or what it gave before it was
+ * stopped) is past the per-part cap, else past what the total left it. Returns LDR_EINVALID. */
+static int too_big(struct xlsx *x, const char *entry, unsigned long long size)
+{
+    char lim[32];
+    if (size > x->lim.part)
+        snprintf(x->err, x->errn, "not a valid XLSX file: %s inflates past %s (a zip bomb?)", entry,
+                 size_text(x->lim.part, lim, sizeof lim));
+    else
+        snprintf(x->err, x->errn, "not a valid XLSX file: %s: the parts read inflate past %s in all (a zip bomb?)",
+                 entry, size_text(x->lim.total, lim, sizeof lim));
+    return LDR_EINVALID;
+}
+
+static bool zip_nomem(zip_error_t *e)
+{
+    return zip_error_code_zip(e) == ZIP_ER_MEMORY;
+}
 
 static const char *local_name(const char *name)
 {
@@ -43,16 +97,24 @@ static const char *attr(const char **atts, const char *want)
     return NULL;
 }
 
-/* Parses one zip entry through `p` in chunks. Returns 0, 1 when the entry is missing, or
- * LDR_EINVALID with the message set; a handler that stopped the parser leaves its own code in
- * *stopped_rc (checked by the caller). */
+/* Parses one zip entry through `p` in chunks, within the inflate limits. Returns 0, 1 when the
+ * entry is missing, LDR_ENOMEM, or LDR_EINVALID with the message set; a handler that stopped the
+ * parser leaves its own code in *stopped_rc (checked by the caller). */
 static int parse_entry(struct xlsx *x, const char *entry, XML_Parser p, const int *stopped_rc)
 {
     zip_int64_t idx = zip_name_locate(x->zip, entry, 0);
     if (idx < 0)
         return 1;
+    unsigned long long left = x->lim.total - x->inflated; // what this part may still inflate to
+    if (left > x->lim.part)
+        left = x->lim.part;
+    zip_stat_t st;
+    if (zip_stat_index(x->zip, (zip_uint64_t)idx, 0, &st) == 0 && (st.valid & ZIP_STAT_SIZE) && st.size > left)
+        return too_big(x, entry, st.size);
     zip_file_t *f = zip_fopen_index(x->zip, (zip_uint64_t)idx, 0);
     if (f == NULL) {
+        if (zip_nomem(zip_get_error(x->zip)))
+            return LDR_ENOMEM;
         snprintf(x->err, x->errn, "not a valid XLSX file: %s: %s", entry, zip_strerror(x->zip));
         return LDR_EINVALID;
     }
@@ -62,17 +124,32 @@ static int parse_entry(struct xlsx *x, const char *entry, XML_Parser p, const in
         return LDR_ENOMEM;
     }
     int rc = 0;
+    unsigned long long got = 0; // bytes of this part
     for (;;) {
-        zip_int64_t n = zip_fread(f, chunk, XLSX_CHUNK);
+        // Never ask for more than one byte past the limit: that byte is enough to know.
+        zip_uint64_t want = left - got < XLSX_CHUNK ? left - got + 1 : XLSX_CHUNK;
+        zip_int64_t n = zip_fread(f, chunk, want);
         if (n < 0) {
-            snprintf(x->err, x->errn, "not a valid XLSX file (damaged or truncated): %s: %s", entry,
-                     zip_file_strerror(f));
-            rc = LDR_EINVALID;
+            if (zip_nomem(zip_file_get_error(f))) {
+                rc = LDR_ENOMEM;
+            } else {
+                snprintf(x->err, x->errn, "not a valid XLSX file (damaged or truncated): %s: %s", entry,
+                         zip_file_strerror(f));
+                rc = LDR_EINVALID;
+            }
+            break;
+        }
+        got += (unsigned long long)n;
+        x->inflated += (unsigned long long)n;
+        if (got > left) {
+            rc = too_big(x, entry, got);
             break;
         }
         if (XML_Parse(p, chunk, (int)n, n == 0) == XML_STATUS_ERROR) {
             if (*stopped_rc != 0) {
                 rc = *stopped_rc;
+            } else if (XML_GetErrorCode(p) == XML_ERROR_NO_MEMORY) {
+                rc = LDR_ENOMEM;
             } else {
                 snprintf(x->err, x->errn, "not a valid XLSX file: %s: XML error at line %lu: %s", entry,
                          (unsigned long)XML_GetCurrentLineNumber(p), XML_ErrorString(XML_GetErrorCode(p)));
@@ -102,7 +179,7 @@ struct workbook {
 static void wb_start(void *ud, const char *name, const char **atts)
 {
     struct workbook *wb = ud;
-    if (strcmp(local_name(name), "sheet") != 0)
+    if (wb->rc != 0 || strcmp(local_name(name), "sheet") != 0)
         return;
     const char *nm = attr(atts, "name"), *id = attr(atts, "id");
     if (nm == NULL || id == NULL)
@@ -161,7 +238,7 @@ static void rels_start(void *ud, const char *name, const char **atts)
 
 /* ---- sharedStrings.xml ---- */
 struct sst {
-    struct ldr__buf bytes;
+    struct buf bytes; /* the strings, each NUL-terminated */
     size_t *off;
     size_t n, cap;
     int depth_si, depth_t, depth_rph;
@@ -175,12 +252,15 @@ static void sst_fail(struct sst *s, int rc)
     XML_StopParser(s->p, XML_FALSE);
 }
 
+// After a failure expat may still deliver a few callbacks; each handler ignores them.
 static void sst_start(void *ud, const char *name, const char **atts)
 {
     struct sst *s = ud;
+    if (s->rc != 0)
+        return;
     const char *ln = local_name(name);
     if (strcmp(ln, "si") == 0) {
-        if (s->depth_si && ldr__buf_append(&s->bytes, "", 1) != 0) // an <si> inside an <si>
+        if (s->depth_si && buf_append(&s->bytes, "", 1) != 0) // an <si> inside an <si>
             return sst_fail(s, LDR_ENOMEM);
         s->depth_si = 1;
         if (s->n == s->cap) {
@@ -202,10 +282,12 @@ static void sst_start(void *ud, const char *name, const char **atts)
 static void sst_end(void *ud, const char *name)
 {
     struct sst *s = ud;
+    if (s->rc != 0)
+        return;
     const char *ln = local_name(name);
     if (strcmp(ln, "si") == 0 && s->depth_si) {
         s->depth_si = 0;
-        if (ldr__buf_append(&s->bytes, "", 1) != 0)
+        if (buf_append(&s->bytes, "", 1) != 0)
             sst_fail(s, LDR_ENOMEM);
     } else if (strcmp(ln, "rPh") == 0 && s->depth_rph > 0) {
         s->depth_rph--;
@@ -217,7 +299,8 @@ static void sst_end(void *ud, const char *name)
 static void sst_text(void *ud, const char *txt, int len)
 {
     struct sst *s = ud;
-    if (s->depth_si && s->depth_t > 0 && s->depth_rph == 0 && ldr__buf_append(&s->bytes, txt, (size_t)len) != 0)
+    if (s->rc == 0 && s->depth_si && s->depth_t > 0 && s->depth_rph == 0 &&
+        buf_append(&s->bytes, txt, (size_t)len) != 0)
         sst_fail(s, LDR_ENOMEM);
 }
 
@@ -235,11 +318,11 @@ struct sheet {
     enum cell_type type;
     bool in_v, in_is_t, in_is, in_sheetdata;
     int depth_rph;
-    struct ldr__buf text;  /* the cell's <v> or inline text */
-    struct ldr__buf cells; /* this row's values, NUL-terminated */
-    size_t *off, *len;     /* per column: offset in cells, length; SIZE_MAX offset = missing */
+    struct buf text;   /* the cell's <v> or inline text */
+    struct buf cells;  /* this row's values, NUL-terminated */
+    size_t *off, *len; /* per column: offset in cells, length; SIZE_MAX offset = missing */
     const char **ptr;
-    size_t ncols, cap;     /* columns used in this row, allocated */
+    size_t ncols, cap; /* columns used in this row, allocated */
     bool nonempty;
 };
 
@@ -263,6 +346,8 @@ static long ref_column(const char *r)
 static void sheet_start(void *ud, const char *name, const char **atts)
 {
     struct sheet *s = ud;
+    if (s->rc != 0)
+        return;
     const char *ln = local_name(name);
     if (strcmp(ln, "sheetData") == 0) {
         s->in_sheetdata = true;
@@ -278,7 +363,7 @@ static void sheet_start(void *ud, const char *name, const char **atts)
         for (size_t i = 0; i < s->ncols; i++)
             s->off[i] = SIZE_MAX;
         s->ncols = 0;
-        s->cells.len = 0;
+        buf_reset(&s->cells);
         s->nonempty = false;
     } else if (strcmp(ln, "c") == 0) {
         const char *r = attr(atts, "r"), *t = attr(atts, "t");
@@ -289,7 +374,7 @@ static void sheet_start(void *ud, const char *name, const char **atts)
                   : strcmp(t, "s") == 0            ? CELL_SHARED
                   : strcmp(t, "inlineStr") == 0    ? CELL_INLINE
                                                    : CELL_OTHER;
-        s->text.len = 0;
+        buf_reset(&s->text);
     } else if (strcmp(ln, "v") == 0) {
         s->in_v = true;
     } else if (strcmp(ln, "is") == 0) {
@@ -327,12 +412,9 @@ static int sheet_grow(struct sheet *s, size_t need)
 }
 
 /* The cell's value as text: a number that is a whole number prints without a fraction. */
-static int cell_value(struct sheet *s, const char **val, size_t *vlen, char *num, size_t numn)
+static void cell_value(struct sheet *s, const char **val, size_t *vlen, char *num, size_t numn)
 {
-    if (ldr__buf_append(&s->text, "", 1) != 0)
-        return LDR_ENOMEM;
-    s->text.len--;
-    const char *t = s->text.data;
+    const char *t = buf_str(&s->text);
     *val = t;
     *vlen = s->text.len;
     if (s->type == CELL_SHARED) {
@@ -342,7 +424,7 @@ static int cell_value(struct sheet *s, const char **val, size_t *vlen, char *num
         if (s->text.len == 0 || errno != 0 || *end != '\0' || i >= s->sst->n) {
             *vlen = 0; // a dangling index: Excel would refuse the file; we read it as empty
             *val = "";
-            return 0;
+            return;
         }
         // Every string is NUL-terminated (XML text cannot hold a NUL).
         *val = s->sst->bytes.data + s->sst->off[i];
@@ -356,12 +438,13 @@ static int cell_value(struct sheet *s, const char **val, size_t *vlen, char *num
             *vlen = (size_t)k;
         }
     }
-    return 0;
 }
 
 static void sheet_end(void *ud, const char *name)
 {
     struct sheet *s = ud;
+    if (s->rc != 0)
+        return;
     const char *ln = local_name(name);
     if (strcmp(ln, "sheetData") == 0) {
         s->in_sheetdata = false;
@@ -381,10 +464,11 @@ static void sheet_end(void *ud, const char *name)
         char num[64];
         const char *v;
         size_t vlen;
-        if (cell_value(s, &v, &vlen, num, sizeof num) != 0 || sheet_grow(s, (size_t)s->col + 1) != 0)
+        cell_value(s, &v, &vlen, num, sizeof num);
+        if (sheet_grow(s, (size_t)s->col + 1) != 0)
             return sheet_fail(s, LDR_ENOMEM);
         size_t off = s->cells.len;
-        if (ldr__buf_append(&s->cells, v, vlen) != 0 || ldr__buf_append(&s->cells, "", 1) != 0)
+        if (buf_append(&s->cells, v, vlen) != 0 || buf_append(&s->cells, "", 1) != 0)
             return sheet_fail(s, LDR_ENOMEM);
         s->off[s->col] = off;
         s->len[s->col] = vlen;
@@ -417,13 +501,13 @@ static void sheet_end(void *ud, const char *name)
 static void sheet_text(void *ud, const char *txt, int len)
 {
     struct sheet *s = ud;
-    if ((s->in_v || (s->in_is_t && s->depth_rph == 0)) && ldr__buf_append(&s->text, txt, (size_t)len) != 0)
+    if (s->rc == 0 && (s->in_v || (s->in_is_t && s->depth_rph == 0)) && buf_append(&s->text, txt, (size_t)len) != 0)
         sheet_fail(s, LDR_ENOMEM);
 }
 
 static int read_workbook(struct xlsx *x, struct workbook *wb)
 {
-    XML_Parser p = XML_ParserCreate(NULL);
+    XML_Parser p = new_parser();
     if (p == NULL)
         return LDR_ENOMEM;
     wb->p = p;
@@ -447,7 +531,7 @@ static int read_workbook(struct xlsx *x, struct workbook *wb)
 
 static int read_rels(struct xlsx *x, struct rels *r)
 {
-    XML_Parser p = XML_ParserCreate(NULL);
+    XML_Parser p = new_parser();
     if (p == NULL)
         return LDR_ENOMEM;
     XML_SetUserData(p, r);
@@ -460,7 +544,7 @@ static int read_rels(struct xlsx *x, struct rels *r)
 
 static int read_sst(struct xlsx *x, const char *part, struct sst *s)
 {
-    XML_Parser p = XML_ParserCreate(NULL);
+    XML_Parser p = new_parser();
     if (p == NULL)
         return LDR_ENOMEM;
     s->p = p;
@@ -470,14 +554,30 @@ static int read_sst(struct xlsx *x, const char *part, struct sst *s)
     int rc = parse_entry(x, part, p, &s->rc);
     XML_ParserFree(p);
     if (rc == 0 && s->depth_si) { // an <si> never closed: terminate its string
-        if (ldr__buf_append(&s->bytes, "", 1) != 0)
+        if (buf_append(&s->bytes, "", 1) != 0)
             rc = LDR_ENOMEM;
     }
     return rc == 1 ? 0 : rc; // a workbook without strings has no sharedStrings part
 }
 
+/* Lists the sheet names, ", "-separated, cut at a name that does not fit ("..., …"). */
+static void list_sheets(const struct workbook *wb, struct ldr__xlsx_sheets *out)
+{
+    size_t k = 0, cap = sizeof out->all;
+    out->all[0] = '\0';
+    out->n = wb->n;
+    for (size_t i = 0; i < wb->n; i++) {
+        size_t need = (i ? 2 : 0) + strlen(wb->v[i].name);
+        if (k + need + sizeof ", …" > cap && !(i + 1 == wb->n && k + need < cap)) {
+            snprintf(out->all + k, cap - k, "%s…", i ? ", " : "");
+            return;
+        }
+        k += (size_t)snprintf(out->all + k, cap - k, "%s%s", i ? ", " : "", wb->v[i].name);
+    }
+}
+
 /* Picks the sheet: exact name, else the same name ignoring case, else lists the names. */
-static int pick_sheet(struct xlsx *x, const struct workbook *wb, const char *want, size_t *out)
+static int pick_sheet(struct xlsx *x, const struct workbook *wb, const char *want, const char *all, size_t *out)
 {
     if (want == NULL) {
         *out = 0;
@@ -489,21 +589,21 @@ static int pick_sheet(struct xlsx *x, const struct workbook *wb, const char *wan
     for (size_t i = 0; i < wb->n; i++)
         if (strcasecmp(wb->v[i].name, want) == 0)
             return (int)(*out = i, 0);
-    size_t k = (size_t)snprintf(x->err, x->errn, "no sheet named \"%s\" (sheets:", want);
-    for (size_t i = 0; i < wb->n && k < x->errn; i++)
-        k += (size_t)snprintf(x->err + k, x->errn - k, "%s %s", i ? "," : "", wb->v[i].name);
-    if (k < x->errn)
-        snprintf(x->err + k, x->errn - k, ")");
+    snprintf(x->err, x->errn, "no sheet named \"%s\" (sheets: %s)", want, all);
     return LDR_EINVALID;
 }
 
-int ldr__xlsx_read(const void *data, size_t len, const char *sheet, ldr__row_fn fn, void *ctx, char *sheet_out,
-                   size_t sheet_n, char *err, size_t errn)
+int ldr__xlsx_read(const void *data, size_t len, const char *sheet, ldr__row_fn fn, void *ctx,
+                   struct ldr__xlsx_sheets *sheets, const struct ldr__xlsx_limits *lim, char *err, size_t errn)
 {
-    struct xlsx x = {.err = err, .errn = errn};
+    struct xlsx x = {.lim = lim ? *lim : ldr__xlsx_limits_for(len), .err = err, .errn = errn};
     struct workbook wb = {0};
     struct sst sst = {0};
     struct sheet sh = {0};
+    buf_init(&sst.bytes, 0);
+    buf_init(&sh.text, 0);
+    buf_init(&sh.cells, 0);
+    *sheets = (struct ldr__xlsx_sheets){0};
     int rc;
     zip_error_t zerr;
     zip_error_init(&zerr);
@@ -514,20 +614,23 @@ int ldr__xlsx_read(const void *data, size_t len, const char *sheet, ldr__row_fn 
     }
     x.zip = zip_open_from_source(src, ZIP_RDONLY, &zerr);
     if (x.zip == NULL) {
-        snprintf(err, errn, "not a valid XLSX file (the zip archive is damaged or truncated: %s)",
-                 zip_error_strerror(&zerr));
+        rc = zip_nomem(&zerr) ? LDR_ENOMEM : LDR_EINVALID;
+        if (rc == LDR_EINVALID)
+            snprintf(err, errn, "not a valid XLSX file (the zip archive is damaged or truncated: %s)",
+                     zip_error_strerror(&zerr));
         zip_source_free(src);
         zip_error_fini(&zerr);
-        return LDR_EINVALID;
+        return rc;
     }
     zip_error_fini(&zerr);
 
     if ((rc = read_workbook(&x, &wb)) != 0)
         goto out;
+    list_sheets(&wb, sheets);
     size_t which = 0;
-    if ((rc = pick_sheet(&x, &wb, sheet, &which)) != 0)
+    if ((rc = pick_sheet(&x, &wb, sheet, sheets->all, &which)) != 0)
         goto out;
-    snprintf(sheet_out, sheet_n, "%s", wb.v[which].name);
+    snprintf(sheets->chosen, sizeof sheets->chosen, "%s", wb.v[which].name);
     struct rels rl = {.want_id = wb.v[which].rid};
     if ((rc = read_rels(&x, &rl)) != 0)
         goto out;
@@ -536,7 +639,7 @@ int ldr__xlsx_read(const void *data, size_t len, const char *sheet, ldr__row_fn 
     if ((rc = read_sst(&x, rl.shared[0] ? rl.shared : "xl/sharedStrings.xml", &sst)) != 0)
         goto out;
 
-    sh.p = XML_ParserCreate(NULL);
+    sh.p = new_parser();
     if (sh.p == NULL) {
         rc = LDR_ENOMEM;
         goto out;
@@ -555,12 +658,12 @@ int ldr__xlsx_read(const void *data, size_t len, const char *sheet, ldr__row_fn 
 out:
     if (sh.p)
         XML_ParserFree(sh.p);
-    ldr__buf_cleanup(&sh.text);
-    ldr__buf_cleanup(&sh.cells);
+    buf_cleanup(&sh.text);
+    buf_cleanup(&sh.cells);
     free(sh.off);
     free(sh.len);
     free(sh.ptr);
-    ldr__buf_cleanup(&sst.bytes);
+    buf_cleanup(&sst.bytes);
     free(sst.off);
     for (size_t i = 0; i < wb.n; i++) {
         free(wb.v[i].name);

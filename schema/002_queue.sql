@@ -30,6 +30,8 @@ ALTER TABLE batches
     ADD COLUMN paused_reason text,
     ADD COLUMN start_at      timestamptz;
 CREATE INDEX batches_running_idx ON batches (priority DESC, id) WHERE status = 'running';
+-- Orders that finished lately (the API's /events stream and the rate figures).
+CREATE INDEX orders_finished_idx ON orders (finished_at) WHERE finished_at IS NOT NULL;
 
 CREATE SEQUENCE workers_lock_key_seq AS integer MAXVALUE 2147483647 CYCLE;
 ALTER TABLE workers

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's "run it" command: installs what is missing, builds gspbot, starts a private
 # PostgreSQL under .gspbot/ (kept between runs, ignored by git), migrates, and runs the main job.
-# The walk: migrate, load the sample orders, status, start the portal simulator, the preflight
-# canary, and one order of the sample through real headless Chromium (with a trace).
+# The walk: migrate, start the portal simulator, the preflight canary, one order through real
+# headless Chromium with a trace, then the whole sample with `gspbot run` (two workers) and its
+# summary.
 #
 #   scripts/demo.sh          run the demo
 #   scripts/demo.sh stop     stop the private PostgreSQL (and anything else the demo started)
@@ -24,7 +25,7 @@ cmake -S . -B build-demo -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$state/configure.lo
   { cat "$state/configure.log"; exit 1; }
 cmake --build build-demo -j"$(nproc)" --target gspbot gspbot-sim >"$state/build.log" 2>&1 ||
   { grep -E -A5 'error' "$state/build.log" | head -60; exit 1; }
-G="$root/build-demo/src/gspbot"
+G="$root/build-demo/src/cli/gspbot"
 
 chmod 755 "$state"
 export DATABASE_URL
@@ -33,10 +34,6 @@ echo "demo: PostgreSQL running ($DATABASE_URL); stop it with: scripts/demo.sh st
 
 echo; echo "\$ gspbot migrate"
 "$G" migrate
-echo; echo "\$ gspbot load data/sample_orders.csv --allow-duplicate"
-"$G" load data/sample_orders.csv --allow-duplicate
-echo; echo "\$ gspbot status"
-"$G" status
 
 # The portal simulator on a free loopback port; stopped when the demo ends.
 sim_pid=""
@@ -60,9 +57,19 @@ echo; echo "\$ gspbot preflight --consultora $consultora"
 echo; echo "\$ gspbot order $consultora $items --trace .gspbot/trace"
 rc=0
 "$G" order "$consultora" $items --trace "$state/trace" || rc=$?
-echo; echo "demo: the simulator's cart now holds:"
-curl -s "$GSP_BASE_URL/__sim/state" | grep -o '"carts":{[^}]*}}' || true
+if [ "$rc" != 0 ]; then
+  echo "demo: the single order failed (exit $rc); see the trace at $state/trace/index.html"
+  exit $rc
+fi
+# The whole sample: load, start and work it with two workers, then the summary.
+echo; echo "\$ gspbot run data/sample_orders.csv --concurrency 2 --allow-duplicate --output .gspbot/results.json"
+rc=0
+"$G" run data/sample_orders.csv --concurrency 2 --allow-duplicate --output "$state/results.json" || rc=$?
+echo; echo "\$ gspbot status"
+"$G" status
 echo
-echo "demo: done (order exit code $rc). Open $state/trace/index.html for the step-by-step timeline."
-echo "Try: DATABASE_URL='$DATABASE_URL' $G status 1"
+echo "demo: done (run exit code $rc)."
+echo "  the single order's step-by-step timeline: $state/trace/index.html"
+echo "  the run's results: $state/results.json"
+echo "  look around: export DATABASE_URL='$DATABASE_URL'; $G orders 1; $G logs 1; $G failures 1"
 exit $rc

@@ -36,11 +36,11 @@ struct cdp_page;
 enum cdp_err {
     CDP_OK = 0,
     CDP_ERR_NOMEM = -1,      /* allocation failed */
-    CDP_ERR_ARG = -2,        /* bad argument (NULL, empty selector, bad CSS) */
+    CDP_ERR_ARG = -2,        /* bad argument (NULL, empty selector, invalid CSS selector) */
     CDP_ERR_LAUNCH = -3,     /* Chromium not found, did not start, no DevTools endpoint */
     CDP_ERR_TIMEOUT = -4,    /* the deadline passed; message says what was awaited */
     CDP_ERR_GONE = -5,       /* browser gone: socket closed, Chromium died, target crashed */
-    CDP_ERR_PROTOCOL = -6,   /* Chromium answered the method with an error */
+    CDP_ERR_PROTOCOL = -6,   /* Chromium answered with an error, or the page with an impossible answer */
     CDP_ERR_JS = -7,         /* the page's JavaScript threw; message holds its text */
     CDP_ERR_NAVIGATION = -8, /* network error loading the main document (net::ERR_...) */
     CDP_ERR_GUARD = -9,      /* an error detector (guard) matched; see cdp_page_guard_hit */
@@ -54,9 +54,9 @@ const char *cdp_strerror(int code);
 /* ---------------------------------------------------------------- browser */
 
 struct cdp_launch_opts {
-    const char *chromium_path; /* NULL: $CHROMIUM_PATH, /usr/bin/chromium, chromium-browser, google-chrome */
-    bool headed;               /* false (default): --headless */
-    int launch_timeout_ms;     /* <= 0: 20000; start + DevToolsActivePort + WebSocket connect */
+    const char *chromium_path;     /* NULL: $CHROMIUM_PATH, /usr/bin/chromium, chromium-browser, google-chrome */
+    bool headed;                   /* false (default): --headless */
+    int launch_timeout_ms;         /* <= 0: 20000; start + DevToolsActivePort + WebSocket connect */
     const char *const *extra_args; /* NULL-terminated extra Chromium flags, borrowed for the call */
     /* Asked at least every CDP_INTERRUPT_SLICE_MS while any call waits; when it returns true the
      * call fails at once with CDP_ERR_STOPPED (Ctrl-C, SIGTERM, a cancelled order). Kept for the
@@ -73,8 +73,13 @@ struct cdp_browser *cdp_browser_new(void);
 
 /* Starts Chromium (own process group, PR_SET_PDEATHSIG=SIGKILL, fresh profile
  * under $TMPDIR or /tmp named gspbot-cdp-<ownerpid>-XXXXXX), reads its
- * DevTools endpoint and connects. opts may be NULL (all defaults). On failure
- * everything started is torn down and cdp_browser_errmsg says why. */
+ * DevTools endpoint and connects. Chromium gets every signal at its default,
+ * none blocked, and only these environment variables of the caller: PATH,
+ * HOME, TMPDIR, LANG, LC_ALL, LC_CTYPE, TZ, DISPLAY, WAYLAND_DISPLAY,
+ * XDG_RUNTIME_DIR, FONTCONFIG_PATH, FONTCONFIG_FILE (no secrets in
+ * /proc/<renderer>/environ). Works when the caller ignores SIGCHLD. opts may
+ * be NULL (all defaults). On failure everything started is torn down and
+ * cdp_browser_errmsg says why. */
 int cdp_browser_launch(struct cdp_browser *b, const struct cdp_launch_opts *opts) CDP_WUR;
 
 /* Closes the browser: Browser.close, then SIGTERM, then SIGKILL to its process
@@ -103,9 +108,9 @@ int cdp_browser_call(struct cdp_browser *b, const char *method, const cJSON *par
 /* ------------------------------------------------------------------- page */
 
 struct cdp_page_opts {
-    int timeout_ms;     /* default deadline of every page call; <= 0: 30000 */
-    int width, height;  /* viewport in CSS px; <= 0: 1280 x 720 */
-    int slow_mo_ms;     /* pause before each input action (click, fill, select, press) */
+    int timeout_ms;                /* default deadline of every page call; <= 0: 30000 */
+    int width, height;             /* viewport in CSS px; <= 0: 1280 x 720 */
+    int slow_mo_ms;                /* pause before each input action (click, fill, select, press) */
     const char *const *block_urls; /* NULL-terminated Network.setBlockedURLs patterns, borrowed */
 };
 
@@ -127,10 +132,11 @@ const char *cdp_page_errmsg(const struct cdp_page *p);
  * an error here. */
 int cdp_page_navigate(struct cdp_page *p, const char *url, int timeout_ms, int *http_status) CDP_WUR;
 
-/* Evaluates a JS expression in the page, awaiting a returned promise. On
- * success *result (may be NULL to discard) is a new cJSON value (JSON null
- * for undefined) owned by the caller. A thrown exception gives CDP_ERR_JS with
- * its text ("Error: boom"). */
+/* Evaluates a JS expression in the page's own (main) world, where its state
+ * lives (window variables), awaiting a returned promise. On success *result
+ * (may be NULL to discard) is a new cJSON value (JSON null for undefined)
+ * owned by the caller. A thrown exception gives CDP_ERR_JS with its text
+ * ("Error: boom"). */
 int cdp_page_evaluate(struct cdp_page *p, const char *expression, int timeout_ms, cJSON **result) CDP_WUR;
 
 enum cdp_state {
@@ -142,14 +148,19 @@ enum cdp_state {
 
 /* In every call below, selector is a CSS selector and text (may be NULL) keeps
  * only elements whose text contains it (case-insensitive, whitespace
- * normalised). All of them poll until done or the deadline and race the
- * page's guards (see cdp_page_set_guards) on every poll. */
+ * normalised). An invalid selector fails at once with CDP_ERR_ARG
+ * ('click "div[": not a valid CSS selector (<the browser's SyntaxError>)').
+ * All of them poll until done or the deadline and race the page's guards (see
+ * cdp_page_set_guards) on every poll. They run in an isolated JavaScript world
+ * (shared DOM, own globals), so page scripts that override DOM or built-in
+ * prototypes cannot steer them. */
 
 /* Waits until selector (+text) reaches state. */
 int cdp_page_wait_for(struct cdp_page *p, const char *selector, const char *text, enum cdp_state state,
                       int timeout_ms) CDP_WUR;
 
-/* Waits until the JS expression is truthy (a promise is awaited). */
+/* Waits until the JS expression is truthy (a promise is awaited). The
+ * expression runs in the page's own world, like cdp_page_evaluate. */
 int cdp_page_wait_function(struct cdp_page *p, const char *expression, int timeout_ms) CDP_WUR;
 
 /* Waits until location.href contains substring. */
@@ -179,15 +190,27 @@ int cdp_page_press(struct cdp_page *p, const char *selector, const char *key, in
 
 /* Waits for selector (+text) to be attached and returns its innerText in *out
  * (caller frees with free). */
-int cdp_page_text(struct cdp_page *p, const char *selector, const char *text, int timeout_ms,
-                  char **out) CDP_WUR;
+int cdp_page_text(struct cdp_page *p, const char *selector, const char *text, int timeout_ms, char **out) CDP_WUR;
 
-/* PNG screenshot to path (written to path.tmp, then renamed): the viewport,
- * or the whole scrollable page when full_page. */
+/* PNG screenshot to path (written to path.tmp with mode 0600, then renamed):
+ * the viewport, or the whole scrollable page when full_page. */
 int cdp_page_screenshot(struct cdp_page *p, const char *path, bool full_page, int timeout_ms) CDP_WUR;
 
-/* The page's current HTML (doctype + document.documentElement.outerHTML) to path. */
+/* The page's current HTML (doctype + outerHTML of a copy of the document) to
+ * path, mode 0600 like the screenshot. Password inputs (type=password, or
+ * autocomplete current-password/new-password) carry no value attribute in the
+ * file, even when the page mirrors what was typed into it; the live page is
+ * not changed. */
 int cdp_page_html(struct cdp_page *p, const char *path, int timeout_ms) CDP_WUR;
+
+/* Waits until the page has settled: no DOM mutation and no network request in
+ * flight (Network events of this page; EventSource streams are not counted)
+ * for quiet_ms (<= 0: 500), for content that arrives after the load event.
+ * The DOM is watched from the moment of the call, so it takes at least
+ * quiet_ms. Returns 0; CDP_ERR_TIMEOUT at the cap timeout_ms, with what was
+ * still busy ("wait_settled: timeout after 10000 ms: 2 requests in flight
+ * (https://...)"); CDP_ERR_GONE or CDP_ERR_STOPPED. Guards are not checked. */
+int cdp_page_wait_settled(struct cdp_page *p, int quiet_ms, int timeout_ms) CDP_WUR;
 
 /* Waits ms milliseconds while still serving the connection's events (a crash is noticed). Returns
  * 0, CDP_ERR_STOPPED when the interrupt callback asked to stop, or CDP_ERR_GONE. */
@@ -208,26 +231,31 @@ int cdp_page_cookies_set(struct cdp_page *p, const cJSON *cookies) CDP_WUR;
 int cdp_page_cookies_clear(struct cdp_page *p) CDP_WUR;
 
 /* Raw call on the page's session. Same ownership as cdp_browser_call. */
-int cdp_page_call(struct cdp_page *p, const char *method, const cJSON *params, int timeout_ms,
-                  cJSON **result) CDP_WUR;
+int cdp_page_call(struct cdp_page *p, const char *method, const cJSON *params, int timeout_ms, cJSON **result) CDP_WUR;
 
 /* ----------------------------------------------------------------- guards */
 
 /* An error detector raced against every waiting action. It matches when an
  * element matching selector is visible and, if text is set, its text contains
  * text (case-insensitive); or, when selector is NULL, when the JS expression
- * js is truthy. */
+ * js is truthy. Selector guards are checked in the isolated world (a page
+ * cannot fake a match); JS guards in the page's own world (they read its
+ * state). */
 struct cdp_guard {
     const char *selector; /* CSS selector, or NULL to use js */
     const char *text;     /* optional text filter for selector */
     const char *js;       /* optional JS expression (used when selector is NULL) */
 };
 
-/* Replaces the page's guards with a copy of guards[0..n) (n == 0 clears).
- * While set, every wait/click/fill/select/press/text call checks them first
- * on every poll and fails at once with CDP_ERR_GUARD when one matches;
- * cdp_page_guard_hit then gives its index and cdp_page_errmsg the matched
- * element's text. */
+/* Replaces the page's guards with a copy of guards[0..n) (n == 0 clears; at
+ * most 1000). Selectors are checked by the browser's CSS parser at once (one
+ * round trip): an invalid one gives CDP_ERR_ARG ('guards: guard 1 "div[": not
+ * a valid CSS selector (...)') and leaves the page without guards, as does
+ * any other failure. While set, every wait/click/fill/select/press/text call
+ * checks them first on every poll and fails at once with CDP_ERR_GUARD when
+ * one matches; cdp_page_guard_hit then gives its index and cdp_page_errmsg the
+ * matched element's text. A guard index the page answers that is not one of
+ * these guards is CDP_ERR_PROTOCOL. */
 int cdp_page_set_guards(struct cdp_page *p, const struct cdp_guard *guards, size_t n) CDP_WUR;
 
 /* Checks the guards once (e.g. right after a navigation): 0 if none matches,

@@ -37,15 +37,16 @@ enum {
 enum ldr_format { LDR_FORMAT_AUTO, LDR_FORMAT_CSV, LDR_FORMAT_XLSX, LDR_FORMAT_JSON };
 
 struct ldr_options {
-    const char *name;       /* batch name (borrowed, copied by ldr_load_new); NULL = the JSON's
-                               "name", else the file's base name */
-    const char *sheet;      /* XLSX sheet name (borrowed, copied); NULL = the first sheet */
-    int max_quantity;       /* largest quantity of one row (GSPBOT_MAX_QUANTITY, default 999) */
-    long long max_bytes;    /* largest download, bytes (GSPBOT_MAX_FILE_MB; default 50 MiB) */
-    long timeout_ms;        /* whole-download deadline, ms (default 60000); connect: 10 s */
-    size_t max_listed;      /* errors and warnings kept in the lists (default 100); more are counted */
-    bool skip_invalid;      /* drop orders with an invalid row instead of refusing the file */
-    bool allow_duplicate;   /* load a file whose SHA-256 is already loaded */
+    const char *name;     /* batch name (borrowed, copied by ldr_load_new); NULL = the JSON's
+                             "name", else the file's base name */
+    const char *sheet;    /* XLSX sheet name (borrowed, copied); NULL = the first sheet; set for a CSV
+                             or JSON input, the read fails ("--sheet applies to XLSX files only") */
+    int max_quantity;     /* largest quantity of one row (GSPBOT_MAX_QUANTITY, default 999) */
+    long long max_bytes;  /* largest download, bytes (GSPBOT_MAX_FILE_MB; default 50 MiB) */
+    long timeout_ms;      /* whole-download deadline, ms (default 60000); connect: 10 s */
+    size_t max_listed;    /* errors and warnings kept in the lists (default 100); more are counted */
+    bool skip_invalid;    /* drop orders with an invalid row instead of refusing the file */
+    bool allow_duplicate; /* load a file whose SHA-256 is already loaded */
 };
 
 /* One problem. Strings owned by the ldr_load, valid until ldr_load_free. */
@@ -57,7 +58,7 @@ struct ldr_issue {
 
 /* One grouped order, for printing a dry run. Strings borrowed from the ldr_load. */
 struct ldr_order_view {
-    size_t seq;                  /* 1-based, first-appearance order */
+    size_t seq; /* 1-based, first-appearance order */
     const char *consultora_code;
     const char *consultora_name; /* NULL when the input gave none */
     size_t items;                /* distinct products */
@@ -92,11 +93,15 @@ __attribute__((warn_unused_result)) int ldr_load_read_url(struct ldr_load *ld, c
  * ("orders.xlsx"; borrowed). `data` is borrowed for the call only. `format` AUTO = by the name's
  * extension and the contents. Returns as ldr_load_read_file(). */
 __attribute__((warn_unused_result)) int ldr_load_read_buffer(struct ldr_load *ld, const char *display_name,
-                                                             const void *data, size_t len,
-                                                             enum ldr_format format);
+                                                             const void *data, size_t len, enum ldr_format format);
 
 /* True when `arg` is an http:// or https:// URL (case-insensitive scheme). */
 bool ldr_is_url(const char *arg);
+
+/* True when `s` is a valid consultora or product code (SPEC section 4): 1 to 20 characters, each an
+ * ASCII letter, a digit or '-'. The one definition of a code, for every place that takes one (the
+ * loader's rows, `gspbot order`). NULL is not a code. */
+bool ldr_code_valid(const char *s);
 
 /* Stores the read orders as a new batch (status pending) in one transaction on `conn` (borrowed;
  * must be idle, not in a transaction): refuses a file already loaded (LDR_EDUPLICATE) unless

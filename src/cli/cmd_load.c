@@ -10,7 +10,7 @@
  *   order per consultora and stores them as a new batch (status pending). All or nothing: on any
  *   error every problem is listed with its place and nothing is written.
  *     --name N           batch name (default: the JSON's "name", else the file name)
- *     --sheet S          XLSX sheet to read (default: the first)
+ *     --sheet S          XLSX sheet to read (default: the first; an error for CSV and JSON)
  *     --dry-run          validate and print what would be loaded; write nothing
  *     --skip-invalid     drop every order that has an invalid row (listed), load the rest
  *     --allow-duplicate  load a file already loaded (same SHA-256)
@@ -81,17 +81,29 @@ static int parse_args(int argc, char **argv, struct load_args *a)
     return 0;
 }
 
-static void print_issues(const struct ldr_load *ld, bool errors)
+/* "1 order", "2 orders": n and the word, singular or plural. */
+static const char *count_of(size_t n, const char *one, const char *many, char *out, size_t size)
+{
+    snprintf(out, size, "%zu %s", n, n == 1 ? one : many);
+    return out;
+}
+
+/* Lists the errors or warnings, one per line. `skip` (may be NULL) is a line not to print: the
+ * load's own message, which cmd_load prints last and which, for a whole-file error, is that error. */
+static void print_issues(const struct ldr_load *ld, bool errors, const char *skip)
 {
     size_t listed = errors ? ldr_load_errors_listed(ld) : ldr_load_warnings_listed(ld);
     size_t total = errors ? ldr_load_error_count(ld) : ldr_load_warning_count(ld);
     char line[2200];
     for (size_t i = 0; i < listed; i++) {
         const struct ldr_issue *is = errors ? ldr_load_error(ld, i) : ldr_load_warning(ld, i);
-        fprintf(stderr, "%s%s\n", errors ? "" : "warning: ", ldr_issue_format(is, line, sizeof line));
+        ldr_issue_format(is, line, sizeof line);
+        if (skip == NULL || strcmp(line, skip) != 0)
+            fprintf(stderr, "%s%s\n", errors ? "" : "warning: ", line);
     }
     if (total > listed)
-        fprintf(stderr, "... and %zu more %s\n", total - listed, errors ? "errors" : "warnings");
+        fprintf(stderr, "... and %zu more %s\n", total - listed,
+                errors ? (total - listed == 1 ? "error" : "errors") : (total - listed == 1 ? "warning" : "warnings"));
 }
 
 static void print_json(const struct ldr_load *ld, long long batch_id)
@@ -109,14 +121,19 @@ static void print_json(const struct ldr_load *ld, long long batch_id)
 
 static void print_dry_run(const struct ldr_load *ld)
 {
-    printf("dry run: would load batch \"%s\": %zu orders, %zu items from %zu rows; nothing written\n",
-           ldr_load_name(ld), ldr_load_orders(ld), ldr_load_items(ld), ldr_load_rows(ld));
+    char o[40], it[40], r[40];
+    printf("dry run: would load batch \"%s\": %s, %s from %s; nothing written\n", ldr_load_name(ld),
+           count_of(ldr_load_orders(ld), "order", "orders", o, sizeof o),
+           count_of(ldr_load_items(ld), "item", "items", it, sizeof it),
+           count_of(ldr_load_rows(ld), "row", "rows", r, sizeof r));
     struct ldr_order_view v;
     for (size_t i = 0; i < DRY_RUN_SHOWN && ldr_load_order(ld, i, &v) == 0; i++)
-        printf("%6zu  %-20s  %3zu item%s  %5lld units  %s\n", v.seq, v.consultora_code, v.items,
-               v.items == 1 ? " " : "s", v.quantity, v.consultora_name ? v.consultora_name : "-");
+        printf("%6zu  %-20s  %3zu item%s  %5lld unit%s  %s\n", v.seq, v.consultora_code, v.items,
+               v.items == 1 ? " " : "s", v.quantity, v.quantity == 1 ? " " : "s",
+               v.consultora_name ? v.consultora_name : "-");
     if (ldr_load_orders(ld) > DRY_RUN_SHOWN)
-        printf("   ... and %zu more orders\n", ldr_load_orders(ld) - DRY_RUN_SHOWN);
+        printf("   ... and %s\n",
+               count_of(ldr_load_orders(ld) - DRY_RUN_SHOWN, "more order", "more orders", o, sizeof o));
 }
 
 static int exit_code(int rc)
@@ -200,16 +217,23 @@ static int cmd_load(int argc, char **argv, const struct config *cfg)
     if (a.json) {
         print_json(ld, batch_id);
     } else {
-        print_issues(ld, /* errors= */ false);
-        print_issues(ld, /* errors= */ true);
-        if (rc != 0)
-            cli_error("load", "%s", ldr_load_errmsg(ld));
-        else if (a.dry_run)
+        // On failure the load's message comes last; a whole-file error is also in the error list,
+        // and is printed once, as that last line.
+        const char *msg = rc != 0 ? ldr_load_errmsg(ld) : NULL;
+        print_issues(ld, /* errors= */ false, NULL);
+        print_issues(ld, /* errors= */ true, msg);
+        if (rc != 0) {
+            cli_error("load", "%s", msg);
+        } else if (a.dry_run) {
             print_dry_run(ld);
-        else
-            printf("batch %lld \"%s\": %zu orders, %zu items from %zu rows (%zu warnings)\n", batch_id,
-                   ldr_load_name(ld), ldr_load_orders(ld), ldr_load_items(ld), ldr_load_rows(ld),
-                   ldr_load_warning_count(ld));
+        } else {
+            char o[40], it[40], r[40], w[40];
+            printf("batch %lld \"%s\": %s, %s from %s (%s)\n", batch_id, ldr_load_name(ld),
+                   count_of(ldr_load_orders(ld), "order", "orders", o, sizeof o),
+                   count_of(ldr_load_items(ld), "item", "items", it, sizeof it),
+                   count_of(ldr_load_rows(ld), "row", "rows", r, sizeof r),
+                   count_of(ldr_load_warning_count(ld), "warning", "warnings", w, sizeof w));
+        }
     }
     ldr_load_free(ld);
     return exit_code(rc);
@@ -224,7 +248,7 @@ const struct cli_command cli_cmd_load = {
             "order per consultora and stores them as a new batch (status pending). All or nothing: on any\n"
             "error every problem is listed with its place and nothing is written.\n"
             "  --name N           batch name (default: the JSON's \"name\", else the file name)\n"
-            "  --sheet S          XLSX sheet to read (default: the first)\n"
+            "  --sheet S          XLSX sheet to read (default: the first; an error for CSV and JSON)\n"
             "  --dry-run          validate and print what would be loaded; write nothing\n"
             "  --skip-invalid     drop every order that has an invalid row (listed), load the rest\n"
             "  --allow-duplicate  load a file already loaded (same SHA-256)\n"

@@ -7,21 +7,10 @@
 #include <string.h>
 
 #include "cli.h"
+#include "loader.h"
 #include "oneshot.h"
 
 #define ORDER_MAX_ITEMS 1000
-
-/* True for 1-20 characters of [0-9A-Za-z-] (SPEC section 4). */
-static bool valid_code(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 20)
-        return false;
-    for (; *s != '\0'; s++)
-        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '-'))
-            return false;
-    return true;
-}
 
 static int cmd_order(int argc, char **argv, const struct config *cfg)
 {
@@ -49,7 +38,7 @@ static int cmd_order(int argc, char **argv, const struct config *cfg)
         return EXIT_USAGE;
     }
     const char *consultora = argv[optind];
-    if (!valid_code(consultora)) {
+    if (!ldr_code_valid(consultora)) {
         cli_error("order", "consultora \"%s\" is not 1-20 characters of 0-9, A-Z, a-z and -", consultora);
         return EXIT_USAGE;
     }
@@ -65,7 +54,7 @@ static int cmd_order(int argc, char **argv, const struct config *cfg)
         }
         memcpy(code, argv[i], len);
         code[len] = '\0';
-        if (!valid_code(code)) {
+        if (!ldr_code_valid(code)) {
             cli_error("order", "%s: product code \"%s\" is not 1-20 characters of 0-9, A-Z, a-z and -", argv[i], code);
             return EXIT_USAGE;
         }

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "db.h"
+#include "queue.h"
 #include "stats.h"
 
 #define STATUS_LIST_MAX   50 /* batches listed without BATCH */
@@ -46,6 +47,31 @@ static void print_batch(const struct batch_stats *s)
     printf("rate %.1f orders/min, ETA %s\n", s->rate_per_min, eta);
 }
 
+/* The engine's state under the figures: the shared breaker and the live workers. */
+static void print_engine(struct db *db, const struct config *cfg)
+{
+    struct queue_breaker b;
+    cJSON *workers = NULL;
+    if (queue_breaker_get(db, &b) != 0 || queue_workers_json(db, false, &workers) != 0) {
+        cJSON_Delete(workers);
+        return;
+    }
+    int live = cJSON_GetArraySize(workers), busy = 0;
+    const cJSON *w;
+    cJSON_ArrayForEach(w, workers)
+    {
+        const cJSON *st = cJSON_GetObjectItem(w, "status");
+        busy += cJSON_IsString(st) && strcmp(st->valuestring, "busy") == 0;
+    }
+    cJSON_Delete(workers);
+    printf("workers %d live (%d busy); breaker %s", live, busy, queue_breaker_state_name(b.state));
+    if (b.state == QUEUE_BREAKER_OPEN)
+        printf(" for %.0f s of %d: %s", b.open_for_s, cfg->breaker_cooldown_s, b.reason);
+    else if (b.state == QUEUE_BREAKER_HALF_OPEN)
+        printf(" (one probe running)");
+    printf("\n");
+}
+
 static int print_json(cJSON *o)
 {
     char *txt = cJSON_Print(o);
@@ -57,7 +83,7 @@ static int print_json(cJSON *o)
     return 0;
 }
 
-static int show_all(struct db *db, bool json)
+static int show_all(struct db *db, bool json, const struct config *cfg)
 {
     static struct batch_stats list[STATUS_LIST_MAX];
     int n = stats_batches(db, list, STATUS_LIST_MAX);
@@ -84,6 +110,7 @@ static int show_all(struct db *db, bool json)
         printf("%6lld  %s %-10s %s %5ld/%-5ld %ld\n", list[i].id, name, list[i].status, bar, list[i].finished,
                list[i].total, list[i].counts[ORDER_FAILED]);
     }
+    print_engine(db, cfg);
     return EXIT_OK;
 }
 
@@ -93,7 +120,7 @@ static bool batch_finished(const struct batch_stats *s)
            strcmp(s->status, "cancelled") == 0;
 }
 
-static int show_one(struct db *db, long long id, bool json, bool watch)
+static int show_one(struct db *db, long long id, bool json, bool watch, const struct config *cfg)
 {
     bool tty = isatty(STDOUT_FILENO);
     for (;;) {
@@ -114,6 +141,10 @@ static int show_one(struct db *db, long long id, bool json, bool watch)
             if (watch && tty)
                 fputs("\033[H\033[J", stdout);
             print_batch(&s);
+            char st[16], reason[512] = "";
+            if (queue_batch_status(db, id, st, reason, sizeof reason) == 1 && reason[0] != '\0')
+                printf("paused: %s\n", reason);
+            print_engine(db, cfg);
         }
         fflush(stdout);
         if (!watch || batch_finished(&s))
@@ -165,7 +196,7 @@ static int cmd_status(int argc, char **argv, const struct config *cfg)
         return EXIT_UNAVAILABLE;
     struct sigaction sa = {.sa_handler = on_sigint};
     sigaction(SIGINT, &sa, NULL);
-    int rc = id ? show_one(db, id, json, watch) : show_all(db, json);
+    int rc = id ? show_one(db, id, json, watch, cfg) : show_all(db, json, cfg);
     db_free(db);
     return rc;
 }
@@ -176,7 +207,7 @@ const struct cli_command cli_cmd_status = {
     .usage = "status [BATCH] [--watch] [--json]",
     .summary = "progress, counts per status, rate, ETA",
     .help = "Without BATCH: one line per batch. With BATCH: a progress bar, counts per status, the rate of\n"
-            "the last 5 minutes and an ETA.\n"
+            "the last 5 minutes and an ETA, why it is paused, the live workers and the breaker.\n"
             "  --watch   redraw every 2 seconds until the batch finishes (Ctrl-C to stop)\n"
             "  --json    print the figures as JSON\n",
 };

@@ -10,9 +10,13 @@
 #define DB_CONNECT_TIMEOUT_S   "10"
 #define DB_TCP_USER_TIMEOUT_MS "30000"
 
+#define DB_PREPARED_MAX 32 /* named statements a connection keeps prepared */
+
 struct db {
     PGconn *conn;
     char err[1024];
+    const char *prepared[DB_PREPARED_MAX]; /* names (static storage) prepared on this connection */
+    int nprepared;
 };
 
 static void trim_newline(char *s)
@@ -138,6 +142,32 @@ int db_exec(struct db *db, const char *what, const char *sql)
         return -1;
     PQclear(r);
     return 0;
+}
+
+PGresult *db_query_prepared(struct db *db, const char *name, const char *sql, int nparams, const char *const *params)
+{
+    bool known = false;
+    for (int i = 0; i < db->nprepared && !known; i++)
+        known = strcmp(db->prepared[i], name) == 0;
+    if (!known) {
+        if (db->nprepared == DB_PREPARED_MAX)
+            return db_query(db, name, sql, nparams, params);
+        PGresult *p = PQprepare(db->conn, name, sql, nparams, NULL);
+        if (PQresultStatus(p) != PGRES_COMMAND_OK) {
+            db_fail(db, "%s: %s", name, p ? PQresultErrorMessage(p) : PQerrorMessage(db->conn));
+            PQclear(p);
+            return NULL;
+        }
+        PQclear(p);
+        db->prepared[db->nprepared++] = name;
+    }
+    PGresult *r = PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return r;
+    db_fail(db, "%s: %s", name, r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
+    PQclear(r);
+    return NULL;
 }
 
 PGresult *db_query(struct db *db, const char *what, const char *sql, int nparams, const char *const *params)

@@ -45,35 +45,32 @@ int queue__settle(struct db *db, long long batch_id)
     char bid[24];
     snprintf(bid, sizeof bid, "%lld", batch_id);
     const char *p[] = {bid};
-    // The batch row is locked first, in a statement of its own: two workers finishing its last two
-    // orders at once are serialised, and the count below (a new snapshot) sees the other's commit.
-    PGresult *r = q(db, "settle: lock", "SELECT status FROM batches WHERE id = $1 FOR UPDATE", 1, p);
-    if (r == NULL)
-        return -1;
-    bool running = PQntuples(r) > 0 && strcmp(PQgetvalue(r, 0, 0), "running") == 0;
-    PQclear(r);
-    if (!running)
-        return 0;
-    r = q(
+    // One statement, run after the caller's change is committed: of two workers finishing a
+    // batch's last two orders at once, the later one's snapshot sees both done (the earlier one
+    // may see the other still open and do nothing); if both see it, the row lock lets only one
+    // UPDATE pass `status = 'running'`, and only that one records the event.
+    PGresult *r = db_query_prepared(
         db, "settle",
-        "WITH s AS (SELECT count(*) FILTER (WHERE status IN ('pending', 'queued', 'in_progress', 'retrying')) AS open,"
-        "   count(*) FILTER (WHERE status = 'failed') AS failed,"
-        "   count(*) FILTER (WHERE status = 'completed') AS completed, count(*) AS total"
-        "   FROM orders WHERE batch_id = $1)"
-        " UPDATE batches b SET status = CASE WHEN s.failed > 0 THEN 'failed' ELSE 'completed' END,"
-        "   finished_at = now()"
-        " FROM s WHERE b.id = $1 AND b.status = 'running' AND s.open = 0"
-        " RETURNING json_build_object('batch_id', b.id, 'name', b.name, 'status', b.status, 'total', s.total,"
-        "   'completed', s.completed, 'failed', s.failed,"
-        "   'seconds', round(extract(epoch FROM now() - b.started_at)))::text",
+        "WITH s AS ("
+        "  UPDATE batches b SET finished_at = now(),"
+        "    status = CASE WHEN EXISTS (SELECT 1 FROM orders WHERE batch_id = b.id AND status = 'failed')"
+        "                  THEN 'failed' ELSE 'completed' END"
+        "  WHERE b.id = $1 AND b.status = 'running'"
+        "    AND NOT EXISTS (SELECT 1 FROM orders WHERE batch_id = b.id"
+        "                    AND status IN ('pending', 'queued', 'in_progress', 'retrying'))"
+        "  RETURNING b.id, b.name, b.status, b.started_at),"
+        " e AS (INSERT INTO events (kind, batch_id, payload, webhook)"
+        "  SELECT 'batch.finished', s.id, json_build_object('batch_id', s.id, 'name', s.name, 'status', s.status,"
+        "    'total', (SELECT count(*) FROM orders WHERE batch_id = s.id),"
+        "    'completed', (SELECT count(*) FROM orders WHERE batch_id = s.id AND status = 'completed'),"
+        "    'failed', (SELECT count(*) FROM orders WHERE batch_id = s.id AND status = 'failed'),"
+        "    'seconds', round(extract(epoch FROM now() - s.started_at))), true FROM s RETURNING id)"
+        " SELECT pg_notify('gspbot_events', id::text) FROM e",
         1, p);
     if (r == NULL)
         return -1;
-    int rc = 0;
-    if (PQntuples(r) > 0)
-        rc = queue__event(db, "batch.finished", batch_id, PQgetvalue(r, 0, 0), /* webhook= */ 1);
     PQclear(r);
-    return rc;
+    return 0;
 }
 
 int queue_batch_settle(struct db *db, long long batch_id)
@@ -197,7 +194,7 @@ int queue_batch_start(struct db *db, long long batch_id, int max_attempts, doubl
                                                    : "use `gspbot retry` to run its failed orders again");
     const char *p[] = {bid, maxa, at};
     long queued = exec_count(db, "start: orders",
-                             "UPDATE orders SET status = 'queued', max_attempts = greatest(max_attempts, $2::int),"
+                             "UPDATE orders SET status = 'queued', max_attempts = $2::int,"
                              "  next_attempt_at = CASE WHEN $3::double precision > 0"
                              "                         THEN to_timestamp($3::double precision) END, updated_at = now()"
                              " WHERE batch_id = $1 AND status = 'pending'",
@@ -225,7 +222,7 @@ int queue_batch_start(struct db *db, long long batch_id, int max_attempts, doubl
     else if (strcmp(st, "paused") == 0)
         snprintf(msg, n, "batch %s \"%s\" resumed", bid, name);
     else
-        snprintf(msg, n, "batch %s \"%s\" started: %ld orders queued", bid, name, queued);
+        snprintf(msg, n, "batch %s \"%s\" started: %ld order%s queued", bid, name, queued, queued == 1 ? "" : "s");
     char payload[128];
     snprintf(payload, sizeof payload, "{\"batch_id\": %s, \"status\": \"running\"}", bid);
     if (queue__event(db, "batch.started", batch_id, payload, 0) != 0)
@@ -289,8 +286,8 @@ int queue_batch_cancel(struct db *db, long long batch_id, char *msg, size_t n)
     PQclear(r);
     if (rc != 0)
         return end_tx(db, QUEUE_EDB);
-    snprintf(msg, n, "batch %s \"%s\" cancelled: %ld waiting orders cancelled, %ld in progress stop at their next step",
-             bid, name, waiting, inflight);
+    snprintf(msg, n, "batch %s \"%s\" cancelled: %ld waiting order%s cancelled, %ld in progress (stopping at %s next step)",
+             bid, name, waiting, waiting == 1 ? "" : "s", inflight, inflight == 1 ? "its" : "their");
     return end_tx(db, 0);
 }
 
@@ -333,7 +330,7 @@ int queue_batch_retry(struct db *db, long long batch_id, int max_attempts, char 
     }
     if (notify_workers(db) != 0)
         return end_tx(db, QUEUE_EDB);
-    snprintf(msg, n, "batch %s \"%s\": %ld failed orders queued again%s", bid, name, k,
+    snprintf(msg, n, "batch %s \"%s\": %ld failed order%s queued again%s", bid, name, k, k == 1 ? "" : "s",
              strcmp(st, "paused") == 0 ? " (the batch is paused: `gspbot start` resumes it)" : "");
     return end_tx(db, 0);
 }

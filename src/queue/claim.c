@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "queue.h"
 #include "queue_internal.h"
 
@@ -27,7 +28,14 @@ static const char CLAIM_SQL[] =
     "   next_attempt_at = NULL, started_at = coalesce(o.started_at, now()), updated_at = now()"
     " FROM pick WHERE o.id = pick.id"
     " RETURNING o.id, o.batch_id, o.lease_token, o.attempts, o.max_attempts, o.consultora_code,"
-    "   coalesce(o.consultora_name, '')";
+    "   coalesce(o.consultora_name, ''),"
+    "   (SELECT json_agg(json_build_array(i.id, i.product_code, i.quantity) ORDER BY i.id)"
+    "    FROM order_items i WHERE i.order_id = o.id)";
+
+const char *queue_claim_sql(void)
+{
+    return CLAIM_SQL;
+}
 
 void queue_claim_cleanup(struct queue_claim *c)
 {
@@ -42,7 +50,7 @@ int queue_claim(struct db *db, const char *owner, int lease_s, long long batch_i
     snprintf(lease, sizeof lease, "%d", lease_s);
     snprintf(batch, sizeof batch, "%lld", batch_id > 0 ? batch_id : 0);
     const char *p[] = {owner, lease, batch};
-    PGresult *r = db_query(db, "claim", CLAIM_SQL, 3, p);
+    PGresult *r = db_query_prepared(db, "claim", CLAIM_SQL, 3, p);
     if (r == NULL)
         return QUEUE_EDB;
     if (PQntuples(r) == 0) {
@@ -56,31 +64,31 @@ int queue_claim(struct db *db, const char *owner, int lease_s, long long batch_i
     c->max_attempts = (int)strtol(PQgetvalue(r, 0, 4), NULL, 10);
     snprintf(c->consultora_code, sizeof c->consultora_code, "%s", PQgetvalue(r, 0, 5));
     snprintf(c->consultora_name, sizeof c->consultora_name, "%s", PQgetvalue(r, 0, 6));
+    // The items came in the same round trip, as [[id, code, quantity], ...].
+    cJSON *items = cJSON_Parse(PQgetvalue(r, 0, 7));
     PQclear(r);
-
-    char oid[24];
-    snprintf(oid, sizeof oid, "%lld", c->order_id);
-    const char *ip[] = {oid};
-    r = db_query(db, "claim: items",
-                 "SELECT id, product_code, quantity FROM order_items WHERE order_id = $1 ORDER BY id LIMIT 1001", 1,
-                 ip);
-    if (r == NULL)
-        return QUEUE_EDB; // the claim stands: the lease expires and the reaper gives it back
-    int n = PQntuples(r);
+    int n = cJSON_GetArraySize(items);
     if (n > QUEUE_ITEM_MAX)
         n = QUEUE_ITEM_MAX;
     c->items = calloc((size_t)n + 1, sizeof *c->items);
     if (c->items == NULL) {
-        PQclear(r);
-        return QUEUE_ENOMEM;
+        cJSON_Delete(items);
+        return QUEUE_ENOMEM; // the claim stands: its lease expires and the reaper gives it back
     }
-    for (int i = 0; i < n; i++) {
-        c->items[i].id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
-        snprintf(c->items[i].product_code, sizeof c->items[i].product_code, "%s", PQgetvalue(r, i, 1));
-        c->items[i].quantity = (int)strtol(PQgetvalue(r, i, 2), NULL, 10);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, items)
+    {
+        if (c->nitems == (size_t)n)
+            break;
+        const cJSON *id = cJSON_GetArrayItem(it, 0), *code = cJSON_GetArrayItem(it, 1), *q = cJSON_GetArrayItem(it, 2);
+        if (!cJSON_IsNumber(id) || !cJSON_IsString(code) || !cJSON_IsNumber(q))
+            continue;
+        struct queue_item *x = &c->items[c->nitems++];
+        x->id = (long long)id->valuedouble;
+        snprintf(x->product_code, sizeof x->product_code, "%s", code->valuestring);
+        x->quantity = (int)q->valuedouble;
     }
-    c->nitems = (size_t)n;
-    PQclear(r);
+    cJSON_Delete(items);
     return 1;
 }
 
@@ -109,7 +117,7 @@ int queue_renew(struct db *db, const struct queue_claim *c, int lease_s, bool *c
     snprintf(tok, sizeof tok, "%lld", c->token);
     snprintf(lease, sizeof lease, "%d", lease_s);
     const char *p[] = {oid, tok, lease};
-    PGresult *r = db_query(db, "renew lease",
+    PGresult *r = db_query_prepared(db, "renew lease",
                            "UPDATE orders o SET lease_expires_at = now() + make_interval(secs => $3::int)"
                            " FROM batches b WHERE o.id = $1 AND o.lease_token = $2 AND o.status = 'in_progress'"
                            "   AND b.id = o.batch_id"
@@ -135,7 +143,7 @@ int queue_log(struct db *db, const struct queue_claim *c, const char *worker, co
     char st[65];
     queue__step_name(step, st);
     const char *p[] = {oid, tok, att, st, level, message, duration_ms >= 0 ? dur : NULL, worker, screenshot};
-    PGresult *r = db_query(db, "audit log",
+    PGresult *r = db_query_prepared(db, "audit log",
                            "INSERT INTO order_logs (order_id, attempt, step, level, message, duration_ms, worker,"
                            " screenshot)"
                            " SELECT $1, $3, $4, $5, $6, $7, $8, $9 FROM orders"
@@ -148,11 +156,12 @@ int queue_log(struct db *db, const struct queue_claim *c, const char *worker, co
     return n > 0 ? 0 : QUEUE_ESTALE;
 }
 
-/* The order's new state for each outcome: status, whether the attempt is given back, when it is
- * due again, whether it is finished. */
+/* The order's new state for each outcome, and its items' outcomes ($10..$12: parallel text arrays
+ * of product codes, outcomes and messages), in one statement: fenced by the lease token, atomic,
+ * one round trip. */
 static const char FINISH_SQL[] =
-    "WITH b AS (SELECT b.status FROM batches b JOIN orders o ON o.batch_id = b.id WHERE o.id = $1)"
-    " UPDATE orders o SET"
+    "WITH b AS (SELECT b.status FROM batches b JOIN orders o ON o.batch_id = b.id WHERE o.id = $1),"
+    " o AS (UPDATE orders o SET"
     "   status = CASE WHEN (SELECT status FROM b) = 'cancelled' AND $3 IN ('retrying', 'queued')"
     "                 THEN 'cancelled' ELSE $3 END,"
     "   attempts = o.attempts - $4::int,"
@@ -170,8 +179,29 @@ static const char FINISH_SQL[] =
     "   finished_at = CASE WHEN $3 IN ('completed', 'failed', 'cancelled')"
     "                        OR ((SELECT status FROM b) = 'cancelled' AND $3 IN ('retrying', 'queued'))"
     "                      THEN now() END"
-    " WHERE o.id = $1 AND o.lease_token = $2 AND o.status = 'in_progress'"
-    " RETURNING o.batch_id, o.status";
+    "  WHERE o.id = $1 AND o.lease_token = $2 AND o.status = 'in_progress'"
+    "  RETURNING o.id, o.batch_id, o.status),"
+    " i AS (UPDATE order_items it SET outcome = x.outcome, message = x.message"
+    "  FROM o, unnest($10::text[], $11::text[], $12::text[]) AS x(code, outcome, message)"
+    "  WHERE it.order_id = o.id AND it.product_code = x.code RETURNING 1)"
+    " SELECT o.batch_id, o.status, (SELECT count(*) FROM i) FROM o";
+
+/* Appends a PostgreSQL array literal element: NULL, or "text" with " and \ escaped. */
+static int array_elem(struct buf *b, const char *s)
+{
+    int rc = buf_append_str(b, b->len > 1 ? "," : "");
+    if (rc == 0 && s == NULL)
+        return buf_append_str(b, "NULL");
+    if (rc == 0)
+        rc = buf_append_str(b, "\"");
+    for (const char *p = s; rc == 0 && *p != '\0'; p++) {
+        if (*p == '"' || *p == '\\')
+            rc = buf_append(b, "\\", 1);
+        if (rc == 0)
+            rc = buf_append(b, p, 1);
+    }
+    return rc == 0 ? buf_append_str(b, "\"") : rc;
+}
 
 int queue_finish(struct db *db, const struct queue_claim *c, const struct queue_result *res, char batch_status[16])
 {
@@ -191,8 +221,6 @@ int queue_finish(struct db *db, const struct queue_claim *c, const struct queue_
     }
     if (batch_status != NULL)
         batch_status[0] = '\0';
-    if (db_exec(db, "finish: begin", "BEGIN") != 0)
-        return QUEUE_EDB;
     char oid[24], tok[24], back[4], delay[32];
     snprintf(oid, sizeof oid, "%lld", c->order_id);
     snprintf(tok, sizeof tok, "%lld", c->token);
@@ -201,46 +229,68 @@ int queue_finish(struct db *db, const struct queue_claim *c, const struct queue_
     char step[65];
     if (res->step != NULL)
         queue__step_name(res->step, step);
-    const char *cls = res->error_class;
-    if (res->outcome == QUEUE_CANCELLED)
-        cls = "cancelled";
-    const char *p[] = {oid, tok, status, back, delay, res->step ? step : NULL, res->error, cls, res->portal_reference};
-    PGresult *r = db_query(db, "finish", FINISH_SQL, 9, p);
-    if (r == NULL)
-        goto fail;
+    const char *cls = res->outcome == QUEUE_CANCELLED ? "cancelled" : res->error_class;
+    struct buf codes, outcomes, messages;
+    buf_init(&codes, 0);
+    buf_init(&outcomes, 0);
+    buf_init(&messages, 0);
+    int rc = buf_append_str(&codes, "{") | buf_append_str(&outcomes, "{") | buf_append_str(&messages, "{");
+    for (size_t i = 0; rc == 0 && i < res->nitems; i++)
+        rc = array_elem(&codes, res->items[i].product_code) | array_elem(&outcomes, res->items[i].outcome) |
+             array_elem(&messages, res->items[i].message);
+    rc = rc ? rc : buf_append_str(&codes, "}") | buf_append_str(&outcomes, "}") | buf_append_str(&messages, "}");
+    if (rc != 0) {
+        buf_cleanup(&codes);
+        buf_cleanup(&outcomes);
+        buf_cleanup(&messages);
+        db_fail(db, "finish: out of memory");
+        return QUEUE_ENOMEM;
+    }
+    // An abort also pauses every running batch: that and the order's release go together.
+    bool tx = res->outcome == QUEUE_ABORT;
+    if (tx && db_exec(db, "finish: begin", "BEGIN") != 0) {
+        rc = QUEUE_EDB;
+        goto out;
+    }
+    const char *p[] = {oid,        tok,  status, back, delay, res->step ? step : NULL, res->error, cls,
+                       res->portal_reference, buf_str(&codes), buf_str(&outcomes), buf_str(&messages)};
+    PGresult *r = db_query_prepared(db, "finish", FINISH_SQL, 12, p);
+    if (r == NULL) {
+        rc = QUEUE_EDB;
+        goto out;
+    }
     if (PQntuples(r) == 0) { // fenced: another attempt owns the order now
         PQclear(r);
-        db_ignore(db_exec(db, "finish: rollback", "ROLLBACK"));
-        return QUEUE_ESTALE;
+        rc = QUEUE_ESTALE;
+        goto out;
     }
     long long batch_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     bool final = strcmp(PQgetvalue(r, 0, 1), "completed") == 0 || strcmp(PQgetvalue(r, 0, 1), "failed") == 0 ||
                  strcmp(PQgetvalue(r, 0, 1), "cancelled") == 0;
     PQclear(r);
-    for (size_t i = 0; i < res->nitems; i++) {
-        const char *ip[] = {oid, res->items[i].product_code, res->items[i].outcome, res->items[i].message};
-        r = db_query(db, "finish: item",
-                     "UPDATE order_items SET outcome = $3, message = $4 WHERE order_id = $1 AND product_code = $2", 4,
-                     ip);
-        if (r == NULL)
-            goto fail;
-        PQclear(r);
+    if (tx && (queue__pause_all(db, res->error ? res->error : "aborted") != 0 ||
+               db_exec(db, "finish: commit", "COMMIT") != 0)) {
+        rc = QUEUE_EDB;
+        goto out;
     }
-    if (res->outcome == QUEUE_ABORT && queue__pause_all(db, res->error ? res->error : "aborted") != 0)
-        goto fail;
-    if (final && queue__settle(db, batch_id) != 0)
-        goto fail;
-    if (db_exec(db, "finish: commit", "COMMIT") != 0)
-        goto fail;
+    tx = false;
+    // After the commit: the batch is settled by whichever finisher sees it complete.
+    if (final && queue__settle(db, batch_id) != 0) {
+        rc = QUEUE_EDB;
+        goto out;
+    }
     if (batch_status != NULL) {
         char reason[8];
         if (queue_batch_status(db, batch_id, batch_status, reason, sizeof reason) < 0)
             batch_status[0] = '\0';
     }
-    return 0;
-fail:
-    db_ignore(db_exec(db, "finish: rollback", "ROLLBACK"));
-    return QUEUE_EDB;
+out:
+    if (tx)
+        db_ignore(db_exec(db, "finish: rollback", "ROLLBACK"));
+    buf_cleanup(&codes);
+    buf_cleanup(&outcomes);
+    buf_cleanup(&messages);
+    return rc;
 }
 
 /* Workers whose advisory lock is free are gone; their orders, and orders whose lease expired,

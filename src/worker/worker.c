@@ -85,7 +85,7 @@ static int connect_db(struct worker *w, bool first)
             log_warn("worker", "%s: %s", w->id, db_errmsg(w->db));
         if (stop_requested(w))
             return -1;
-        struct timespec ts = {0, WORKER_RECONNECT_MS * 1000000L};
+        struct timespec ts = {WORKER_RECONNECT_MS / 1000, (WORKER_RECONNECT_MS % 1000) * 1000000L};
         nanosleep(&ts, NULL);
         if (first && tries >= 9) {
             log_error("worker", "%s: database unavailable: %s", w->id, db_errmsg(w->db));

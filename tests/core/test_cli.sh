@@ -29,33 +29,71 @@ check help 0 '^commands:' -- "$G" --help
 check version 0 '^gspbot [0-9]+\.[0-9]+\.[0-9]+$' -- "$G" --version
 check no_command 2 'usage: gspbot' -- "$G"
 check unknown_command 2 'unknown command "frobnicate"' -- "$G" frobnicate
-for c in migrate load start pause cancel retry retry-order status orders logs failures export worker serve run \
-         order flow preflight screenshot; do
+for c in migrate load start pause cancel retry retry-order delete status orders logs failures export verify \
+         breaker worker serve run order flow preflight screenshot; do
   check "help_$c" 0 "^usage: gspbot $c" -- "$G" "$c" --help
 done
-check not_built_says_so 2 'not built yet' -- "$G" worker
+check not_built_says_so 2 'not built yet' -- "$G" serve
 check bad_config_exit_3 3 'GSPBOT_CONCURRENCY \(environment\): "abc" is not a whole number' -- \
   env GSPBOT_CONCURRENCY=abc "$G" status
 printf 'GSPBOT_MAX_RETRIES=lots\n' > .env
 check dotenv_error_names_line 3 'GSPBOT_MAX_RETRIES \(\.env:1\): "lots" is not a whole number' -- "$G" status
 rm .env
 check db_unavailable_exit_3 3 'database unavailable' -- env DATABASE_URL="host=/nonexistent port=1" "$G" status
+check db_unavailable_names_database_url 3 'DATABASE_URL: host=/nonexistent port=1' -- \
+  env DATABASE_URL="host=/nonexistent port=1 password=Hunter2-xyz" "$G" status
+check db_unavailable_hides_the_password 3 '^[^H]*$' -- env DATABASE_URL="host=/nonexistent port=1 password=Hunter2-xyz" "$G" status
+check db_unset_says_so 3 'DATABASE_URL is not set' -- env -u DATABASE_URL PGHOST=/nonexistent "$G" status
 
 psql "$GSPBOT_TEST_PG" -qc "CREATE DATABASE $db" >/dev/null
 export DATABASE_URL="$GSPBOT_TEST_PG dbname=$db"
 check status_before_migrate 3 'run `gspbot migrate` first' -- "$G" status
 check migrate_first 0 '^applied 001_init' -- "$G" migrate
-check migrate_second_up_to_date 0 '^up to date' -- "$G" migrate
+check migrate_second_up_to_date 0 '^up to date \(2 migrations\)$' -- "$G" migrate
 check migrate_rejects_args 2 'unexpected argument' -- "$G" migrate now
 check status_empty 0 'no batches yet' -- "$G" status
 check status_unknown_batch 2 'no batch 42' -- "$G" status 42
 check status_bad_id 2 '"x1" is not a batch id' -- "$G" status x1
 psql "$DATABASE_URL" -qc "INSERT INTO batches (name, status, started_at) VALUES ('campaña', 'running', now());
   INSERT INTO orders (batch_id, seq, consultora_code, status, finished_at)
-  VALUES (1, 1, 'A1', 'completed', now()), (1, 2, 'A2', 'failed', now()), (1, 3, 'A3', 'queued', NULL)" >/dev/null
+  VALUES (1, 1, 'A1', 'completed', now()), (1, 2, 'A2', 'failed', now()), (1, 3, 'A3', 'queued', NULL);
+  INSERT INTO order_items (order_id, product_code, quantity) SELECT id, '80901', 2 FROM orders" >/dev/null
 check status_one_batch 0 '2/3 orders' -- "$G" status 1
 check status_json 0 '"failed":[[:space:]]*1' -- "$G" status 1 --json
 check status_list 0 'campaña' -- "$G" status
+# The list pads by characters, not bytes: the status column stands where it does for ASCII names.
+psql "$DATABASE_URL" -qc "INSERT INTO batches (name) VALUES ('plain name'), ('Día de la Madre ñandú')" >/dev/null
+out=$("$G" status 2>&1)
+col_plain=$(grep 'plain name' <<<"$out" | sed 's/pending.*//' | wc -m)
+col_accent=$(grep 'Día de la Madre' <<<"$out" | sed 's/pending.*//' | wc -m)
+if [ -n "$col_plain" ] && [ "$col_plain" = "$col_accent" ]; then
+  pass=$((pass + 1)); echo "ok   status_pads_accented_names_by_characters"
+else
+  fail=$((fail + 1)); echo "FAIL status_pads_accented_names_by_characters ($col_plain vs $col_accent)"; echo "$out"
+fi
+check status_shows_engine 0 'workers 0 live \(0 busy\); breaker closed' -- "$G" status
+check breaker_closed 0 '^breaker: closed \(0 of 10' -- "$G" breaker
+check breaker_reset 0 'breaker reset: closed' -- "$G" breaker reset
+check start_bad_time 2 '--at "soon": not a time' -- "$G" start 1 --at soon
+check start_running 0 'is already running' -- "$G" start 1
+check pause_then_start 0 'paused' -- "$G" pause 1
+check resume 0 'resumed' -- "$G" start 1
+check cancel 0 'cancelled: 1 waiting order cancelled, 0 in progress' -- "$G" cancel 1
+check cancel_twice 2 'is already cancelled' -- "$G" cancel 1
+check retry_cancelled 2 'was cancelled' -- "$G" retry 1
+check retry_order_completed 2 'only a failed or cancelled order is retried' -- "$G" retry-order 1
+check orders_list 0 'A2 .*failed' -- "$G" orders 1
+check orders_bad_status 2 'not a status' -- "$G" orders 1 --status nope
+check orders_unknown_batch 2 'no batch 99' -- "$G" orders 99
+check logs_unknown_order 2 'no order 99' -- "$G" logs 99
+check failures_groups 0 '1 failed order in 1 group' -- "$G" failures 1
+check export_needs_output 2 '-o FILE.csv is required' -- "$G" export 1
+check export_writes 0 '' -- "$G" export 1 -o out.csv
+check export_reloads 0 'batch [0-9]+ ".*": 3 orders' -- "$G" load out.csv --allow-duplicate --name reloaded
+check delete_unknown 2 'no batch 99' -- "$G" delete 99
+check delete_cancelled 0 'deleted with its orders' -- "$G" delete 1
+check worker_bad_concurrency 2 'a whole number in 1..64' -- "$G" worker --concurrency 0
+check run_needs_file 2 'usage: gspbot run FILE' -- "$G" run
 
 # Browser commands: usage errors, configuration errors and the flow checker's exit codes.
 flow="$here/../../data/flows/gsp-sim.json"

@@ -1,9 +1,11 @@
 /* test_loader: the loader against its contract (loader/README.md, SPEC section 4): the CSV reader
- * on csv-spectrum, Windows-1252 and delimiters; every validation rule with its exact message;
- * grouping; XLSX written by LibreOffice (committed fixture) and by libxlsxwriter (generated here),
- * a 200k-row sheet within a memory bound; JSON; formats that are not read; URLs from a loopback
- * server; and writing to a real PostgreSQL (GSPBOT_TEST_PG): all or nothing, duplicates,
- * --skip-invalid, dry runs. */
+ * on csv-spectrum (tests/loader/fixtures), Windows-1252, delimiters and Excel's "sep=;" line; every
+ * validation rule with its exact message, and ldr_code_valid; grouping; XLSX written by LibreOffice
+ * (committed fixture) and by libxlsxwriter (generated here), a 200k-row sheet within a memory
+ * bound, zip bombs (built here with libzip, honest and lying about their sizes), the sheet list
+ * when the first sheet is not the orders; --sheet on a CSV or JSON; JSON; formats that are not
+ * read; URLs from a loopback server; and writing to a real PostgreSQL (GSPBOT_TEST_PG): all or
+ * nothing, duplicates, --skip-invalid, dry runs. Out-of-memory paths: test_loader_alloc.c. */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <libpq-fe.h>
@@ -143,10 +145,10 @@ static void test_csv_spectrum_every_file_parses_to_its_json(void **state)
 {
     (void)state;
     char dir[600];
-    snprintf(dir, sizeof dir, "%s/csv-spectrum/csvs", GSPBOT_CORPUS_DIR);
+    snprintf(dir, sizeof dir, "%s/csv-spectrum/csvs", LOADER_FIXTURES);
     DIR *d = opendir(dir);
     if (d == NULL)
-        fail_msg("csv-spectrum corpus missing at %s (the shared folder must sit at ../shared next to the repo)", dir);
+        fail_msg("csv-spectrum corpus missing at %s", dir);
     struct dirent *e;
     int files = 0;
     while ((e = readdir(d)) != NULL) {
@@ -155,13 +157,14 @@ static void test_csv_spectrum_every_file_parses_to_its_json(void **state)
             continue;
         char p[1200], jp[1200];
         snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        snprintf(jp, sizeof jp, "%s/csv-spectrum/json/%.*s.json", GSPBOT_CORPUS_DIR, (int)(l - 4), e->d_name);
+        snprintf(jp, sizeof jp, "%s/csv-spectrum/json/%.*s.json", LOADER_FIXTURES, (int)(l - 4), e->d_name);
         size_t n;
         char *csv = slurp(p, &n), *js = slurp(jp, NULL);
         struct rows r = {.arr = cJSON_CreateArray()};
         char err[256] = "";
         unsigned long eline = 0;
-        assert_int_equal(ldr__csv_parse(csv, n, ldr__csv_detect_delimiter(csv, n), collect, &r, err, sizeof err, &eline), 0);
+        assert_int_equal(
+            ldr__csv_parse(csv, n, ldr__csv_detect_delimiter(csv, n), collect, &r, err, sizeof err, &eline), 0);
         cJSON *want = cJSON_Parse(js);
         assert_non_null(want);
         if (cJSON_IsObject(want)) { // upstream's location_coordinates.json is one object, not a list
@@ -235,11 +238,46 @@ static void test_csv_tab_crlf_bom_blank_lines_and_quotes(void **state)
 static void test_csv_unclosed_quote_names_its_line(void **state)
 {
     (void)state;
-    struct ldr_load *ld = read_text("o.csv", "consultora_code,product_code,quantity\n1,2,3\n4,\"5,6\n", NULL,
-                                    LDR_EINVALID);
+    struct ldr_load *ld =
+        read_text("o.csv", "consultora_code,product_code,quantity\n1,2,3\n4,\"5,6\n", NULL, LDR_EINVALID);
     char line[600];
     assert_string_equal(err_line(ld, 0, line, sizeof line), "o.csv:3: a quoted field is not closed (a \" is missing)");
     ldr_load_free(ld);
+}
+
+/* Excel writes "sep=;" as the first line of a CSV to declare its delimiter: honoured, and not read
+ * as the header; line numbers stay physical. */
+static void test_csv_excel_sep_line_sets_the_delimiter(void **state)
+{
+    (void)state;
+    static const char *const TEXTS[] = {
+        // The header would say ',' (2 commas, no ';'): the declaration wins.
+        "sep=;\nconsultora_code;consultora_name;product_code;quantity\n100;Pérez, Ana, María;1;x\n",
+        "\xEF\xBB\xBFsep=,\r\nconsultora_code,consultora_name,product_code,quantity\r\n100,Ana;Bea;Eva,1,x\r\n",
+        "sep=\t\nconsultora_code\tconsultora_name\tproduct_code\tquantity\n100\tAna, Bea; Eva\t1\tx\n",
+    };
+    static const char *const NAMES[] = {"Pérez, Ana, María", "Ana;Bea;Eva", "Ana, Bea; Eva"};
+    for (size_t i = 0; i < 3; i++) {
+        struct ldr_load *ld = read_text("o.csv", TEXTS[i], NULL, LDR_EINVALID);
+        char line[600];
+        assert_int_equal(ldr_load_error_count(ld), 1);
+        assert_string_equal(err_line(ld, 0, line, sizeof line), "o.csv:3: quantity: \"x\" is not a whole number");
+        assert_int_equal(ldr_load_warning_count(ld), 0); // no "column 1 "sep=;" is not used"
+        ldr_load_free(ld);
+        char fixed[300];
+        snprintf(fixed, sizeof fixed, "%.*s2%s", (int)(strrchr(TEXTS[i], 'x') - TEXTS[i]), TEXTS[i],
+                 strrchr(TEXTS[i], 'x') + 1);
+        ld = read_text("o.csv", fixed, NULL, 0);
+        struct ldr_order_view v;
+        assert_int_equal(ldr_load_order(ld, 0, &v), 0);
+        assert_string_equal(v.consultora_name, NAMES[i]);
+        assert_int_equal(v.first_line, 3);
+        ldr_load_free(ld);
+    }
+    assert_int_equal(ldr__csv_detect_delimiter("sep=;\na,b,c\n", 12), ';');
+    assert_int_equal(ldr__csv_detect_delimiter("sep=|", 5), '|');
+    assert_int_equal(ldr__csv_detect_delimiter("sep=;x,y,z\n", 11), ','); // not a declaration
+    assert_int_equal(ldr__csv_detect_delimiter("sep=a,b,c;d\n", 12), ',');
 }
 
 /* ---- header and rules ---- */
@@ -270,6 +308,27 @@ static void test_header_missing_and_repeated_columns_are_errors(void **state)
     assert_string_equal(err_line(ld, 1, line, sizeof line),
                         "o.csv:1: header: no product_code column (also accepted: codigo_producto, producto, sku)");
     ldr_load_free(ld);
+}
+
+static void test_code_valid_is_the_one_definition(void **state)
+{
+    (void)state;
+    static const char *const GOOD[] = {"1", "12345678", "AB-12-cd", "-", "ABCDEFGHIJKLMNOPQRST"};
+    static const char *const BAD[] = {"", "ABCDEFGHIJKLMNOPQRSTU", "12.345", "12 34", "ñ", "a_b", "1\n", "1,2"};
+    for (size_t i = 0; i < sizeof GOOD / sizeof *GOOD; i++) {
+        assert_true(ldr_code_valid(GOOD[i]));
+        assert_true(ldr__code_valid(GOOD[i], strlen(GOOD[i])));
+    }
+    for (size_t i = 0; i < sizeof BAD / sizeof *BAD; i++) {
+        if (ldr_code_valid(BAD[i]))
+            fail_msg("\"%s\" taken for a code", BAD[i]);
+        assert_false(ldr__code_valid(BAD[i], strlen(BAD[i])));
+    }
+    assert_false(ldr_code_valid(NULL));
+    char longer[100];
+    memset(longer, '7', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    assert_false(ldr_code_valid(longer));
 }
 
 static void test_every_rule_has_its_exact_message(void **state)
@@ -319,13 +378,12 @@ static void test_every_rule_has_its_exact_message(void **state)
 static void test_error_list_is_capped_and_counts_the_rest(void **state)
 {
     (void)state;
-    struct ldr__buf b = {0};
-    const char *h = "consultora_code,product_code,quantity\n";
-    assert_int_equal(ldr__buf_append(&b, h, strlen(h)), 0);
+    struct buf b;
+    buf_init(&b, 0);
+    assert_int_equal(buf_append_str(&b, "consultora_code,product_code,quantity\n"), 0);
     for (int i = 0; i < 250; i++)
-        assert_int_equal(ldr__buf_append(&b, "1,2,x\n", 6), 0);
-    assert_int_equal(ldr__buf_append(&b, "", 1), 0);
-    struct ldr_load *ld = read_text("o.csv", b.data, NULL, LDR_EINVALID);
+        assert_int_equal(buf_append_str(&b, "1,2,x\n"), 0);
+    struct ldr_load *ld = read_text("o.csv", buf_str(&b), NULL, LDR_EINVALID);
     assert_int_equal(ldr_load_error_count(ld), 250);
     assert_int_equal(ldr_load_errors_listed(ld), 100);
     char *js = ldr_load_summary_json(ld, 0);
@@ -339,7 +397,7 @@ static void test_error_list_is_capped_and_counts_the_rest(void **state)
     assert_string_equal(cJSON_GetObjectItem(e0, "message")->valuestring, "\"x\" is not a whole number");
     cJSON_Delete(o);
     free(js);
-    ldr__buf_cleanup(&b);
+    buf_cleanup(&b);
     ldr_load_free(ld);
 }
 
@@ -396,11 +454,13 @@ static void test_xls_ods_pdf_truncated_zip_name_the_formats_read(void **state)
         {"orders.ods", "PK\x03\x04rest", 8,
          "orders.ods: an OpenDocument spreadsheet (.ods) is not read: save it as .xlsx or CSV (formats read: CSV "
          "(.csv, .txt, .tsv), XLSX (.xlsx) and JSON (.json))"},
-        {"report.pdf", "%PDF-1.4\n", 9, "report.pdf: a PDF is not read (formats read: CSV (.csv, .txt, .tsv), XLSX "
-                                        "(.xlsx) and JSON (.json))"},
+        {"report.pdf", "%PDF-1.4\n", 9,
+         "report.pdf: a PDF is not read (formats read: CSV (.csv, .txt, .tsv), XLSX "
+         "(.xlsx) and JSON (.json))"},
         {"orders.xlsx", xlsx, n / 2, NULL},
-        {"orders.xlsx", "hello", 5, "orders.xlsx: not a valid XLSX file (not a zip archive) (formats read: CSV "
-                                    "(.csv, .txt, .tsv), XLSX (.xlsx) and JSON (.json))"},
+        {"orders.xlsx", "hello", 5,
+         "orders.xlsx: not a valid XLSX file (not a zip archive) (formats read: CSV "
+         "(.csv, .txt, .tsv), XLSX (.xlsx) and JSON (.json))"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         struct ldr_load *ld = ldr_load_new(NULL);
@@ -411,7 +471,8 @@ static void test_xls_ods_pdf_truncated_zip_name_the_formats_read(void **state)
         if (cases[i].want)
             assert_string_equal(line, cases[i].want);
         else // truncated: libzip's own words follow, the start and the end are ours
-            assert_non_null(strstr(line, "orders.xlsx: not a valid XLSX file (the zip archive is damaged or truncated"));
+            assert_non_null(
+                strstr(line, "orders.xlsx: not a valid XLSX file (the zip archive is damaged or truncated"));
         assert_non_null(strstr(line, "formats read: CSV"));
         ldr_load_free(ld);
     }
@@ -489,7 +550,8 @@ static void test_xlsx_libxlsxwriter_places_name_sheet_and_cell(void **state)
     assert_string_equal(err_line(ld, 0, line, sizeof line),
                         "writer.xlsx:Hoja1!B5: product_code: \"80903.5\" is not a valid code (1 to 20 letters, "
                         "digits or -)");
-    assert_string_equal(err_line(ld, 1, line, sizeof line), "writer.xlsx:Hoja1!A5: quantity: \"dos\" is not a whole number");
+    assert_string_equal(err_line(ld, 1, line, sizeof line),
+                        "writer.xlsx:Hoja1!A5: quantity: \"dos\" is not a whole number");
     ldr_load_free(ld);
 
     opt.skip_invalid = true;
@@ -504,6 +566,104 @@ static void test_xlsx_libxlsxwriter_places_name_sheet_and_cell(void **state)
     ldr_load_free(ld);
 }
 
+static void test_sheet_option_on_csv_or_json_is_an_error(void **state)
+{
+    (void)state;
+    struct ldr_options opt;
+    ldr_options_init(&opt);
+    opt.sheet = "Hoja1";
+    struct ldr_load *ld = read_text("orders.csv", "consultora_code,product_code,quantity\n1,2,3\n", &opt, LDR_EINVALID);
+    char line[600];
+    assert_int_equal(ldr_load_error_count(ld), 1);
+    assert_string_equal(err_line(ld, 0, line, sizeof line), "orders.csv: --sheet applies to XLSX files only");
+    assert_string_equal(ldr_load_errmsg(ld), "orders.csv: --sheet applies to XLSX files only");
+    ldr_load_free(ld);
+    ld = read_text("orders.json",
+                   "{\"orders\": [{\"consultora_code\": \"1\", \"products\": [{\"product_code\": \"2\", "
+                   "\"quantity\": 3}]}]}",
+                   &opt, LDR_EINVALID);
+    assert_string_equal(ldr_load_errmsg(ld), "orders.json: --sheet applies to XLSX files only");
+    ldr_load_free(ld);
+}
+
+/* The first sheet is a cover page: the message names the sheets and the option to pick one. */
+static void test_xlsx_first_sheet_without_columns_lists_the_sheets(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("cover.xlsx");
+    lxw_workbook *wb = workbook_new(path);
+    lxw_worksheet *cover = workbook_add_worksheet(wb, "Hoja1");
+    worksheet_write_string(cover, 0, 0, "Campaña 7", NULL);
+    worksheet_write_string(cover, 1, 0, "ver la hoja Pedidos", NULL);
+    lxw_worksheet *ws = workbook_add_worksheet(wb, "Pedidos");
+    worksheet_write_string(ws, 0, 0, "consultora", NULL);
+    worksheet_write_string(ws, 0, 1, "producto", NULL);
+    worksheet_write_string(ws, 0, 2, "cantidad", NULL);
+    worksheet_write_number(ws, 1, 0, 12345678, NULL);
+    worksheet_write_number(ws, 1, 1, 80901, NULL);
+    worksheet_write_number(ws, 1, 2, 2, NULL);
+    lxw_worksheet *empty = workbook_add_worksheet(wb, "Vacía");
+    (void)empty;
+    assert_int_equal(workbook_close(wb), LXW_NO_ERROR);
+
+    struct ldr_load *ld = ldr_load_new(NULL);
+    assert_int_equal(ldr_load_read_file(ld, path), LDR_EINVALID);
+    char line[900];
+    assert_int_equal(ldr_load_error_count(ld), 3);
+    assert_string_equal(err_line(ld, 0, line, sizeof line),
+                        "cover.xlsx:Hoja1!A1: header: no consultora_code column (also accepted: codigo_consultora, "
+                        "consultora) (sheets: Hoja1, Pedidos, Vacía; use --sheet NAME to read another)");
+    assert_string_equal(err_line(ld, 1, line, sizeof line),
+                        "cover.xlsx:Hoja1!A1: header: no product_code column (also accepted: codigo_producto, "
+                        "producto, sku)");
+    ldr_load_free(ld);
+
+    // A sheet asked for by name: no hint, even when it is empty.
+    struct ldr_options opt;
+    ldr_options_init(&opt);
+    opt.sheet = "Vacía";
+    ld = ldr_load_new(&opt);
+    assert_int_equal(ldr_load_read_file(ld, path), LDR_EINVALID);
+    assert_string_equal(err_line(ld, 0, line, sizeof line),
+                        "cover.xlsx: sheet Vacía is empty (a header row and order lines are expected)");
+    ldr_load_free(ld);
+
+    opt.sheet = "Pedidos";
+    ld = ldr_load_new(&opt);
+    assert_int_equal(ldr_load_read_file(ld, path), 0);
+    assert_int_equal(ldr_load_orders(ld), 1);
+    ldr_load_free(ld);
+
+    // An empty first sheet, and a first sheet with some of the columns (the right sheet with a
+    // wrong header: no hint there).
+    path = tmp_path("cover2.xlsx");
+    wb = workbook_new(path);
+    workbook_add_worksheet(wb, "Vacía");
+    ws = workbook_add_worksheet(wb, "Pedidos");
+    worksheet_write_string(ws, 0, 0, "consultora", NULL);
+    assert_int_equal(workbook_close(wb), LXW_NO_ERROR);
+    ld = ldr_load_new(NULL);
+    assert_int_equal(ldr_load_read_file(ld, path), LDR_EINVALID);
+    assert_string_equal(err_line(ld, 0, line, sizeof line),
+                        "cover2.xlsx: sheet Vacía is empty (a header row and order lines are expected) (sheets: "
+                        "Vacía, Pedidos; use --sheet NAME to read another)");
+    ldr_load_free(ld);
+    path = tmp_path("partial.xlsx");
+    wb = workbook_new(path);
+    ws = workbook_add_worksheet(wb, "Hoja1");
+    worksheet_write_string(ws, 0, 0, "consultora", NULL);
+    worksheet_write_string(ws, 0, 1, "producto", NULL);
+    worksheet_write_string(ws, 0, 2, "unidades pedidas", NULL);
+    workbook_add_worksheet(wb, "Otra");
+    assert_int_equal(workbook_close(wb), LXW_NO_ERROR);
+    ld = ldr_load_new(NULL);
+    assert_int_equal(ldr_load_read_file(ld, path), LDR_EINVALID);
+    assert_int_equal(ldr_load_error_count(ld), 1);
+    assert_string_equal(err_line(ld, 0, line, sizeof line),
+                        "partial.xlsx:Hoja1!A1: header: no quantity column (also accepted: cantidad)");
+    ldr_load_free(ld);
+}
+
 /* Writes a minimal workbook by hand: inline strings, prefixed element names, cells without r. */
 static void test_xlsx_inline_strings_prefixes_and_missing_refs(void **state)
 {
@@ -512,10 +672,9 @@ static void test_xlsx_inline_strings_prefixes_and_missing_refs(void **state)
     int zerr;
     zip_t *z = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &zerr);
     assert_non_null(z);
-    static const char wbx[] =
-        "<workbook xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\" "
-        "xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\"><sheets>"
-        "<sheet name=\"Datos\" sheetId=\"1\" r:id=\"rId7\"/></sheets></workbook>";
+    static const char wbx[] = "<workbook xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\" "
+                              "xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\"><sheets>"
+                              "<sheet name=\"Datos\" sheetId=\"1\" r:id=\"rId7\"/></sheets></workbook>";
     static const char rels[] =
         "<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">"
         "<Relationship Id=\"rId7\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
@@ -601,8 +760,9 @@ static void test_xlsx_200k_rows_stream_in_bounded_memory(void **state)
     }
     long before = status_kb("VmRSS:");
     size_t n = 0;
-    char err[256], sheet[128];
-    assert_int_equal(ldr__xlsx_read(data, len, NULL, count_rows, &n, sheet, sizeof sheet, err, sizeof err), 0);
+    char err[256];
+    struct ldr__xlsx_sheets sheets;
+    assert_int_equal(ldr__xlsx_read(data, len, NULL, count_rows, &n, &sheets, NULL, err, sizeof err), 0);
     long grown_kb = status_kb("VmHWM:") - before;
     assert_int_equal(n, rows + 1);
     fprintf(stderr, "  200k rows: sheet XML %llu MB, zip %zu MB, reader peak RSS growth %ld KB\n",
@@ -620,16 +780,194 @@ static void test_xlsx_200k_rows_stream_in_bounded_memory(void **state)
     free(data);
 }
 
+/* ---- zip bombs ---- */
+
+/* A one-sheet workbook (header consultora_code, product_code, quantity and one order line) whose
+ * shared strings and sheet parts carry sst_fill and sheet_fill bytes of blanks between their tags:
+ * deflate squeezes them about 1000 to 1, and the reader ignores them, so only the inflated size is
+ * at stake, not the memory a parsed value would take. */
+static void write_bomb(const char *path, size_t sst_fill, size_t sheet_fill)
+{
+    static const char wbx[] = "<workbook xmlns:r=\"r\"><sheets><sheet name=\"Hoja1\" sheetId=\"1\" r:id=\"rId1\"/>"
+                              "</sheets></workbook>";
+    static const char rels[] =
+        "<Relationships><Relationship Id=\"rId1\" Type=\"x/worksheet\" Target=\"worksheets/sheet1.xml\"/>"
+        "<Relationship Id=\"rId2\" Type=\"x/sharedStrings\" Target=\"sharedStrings.xml\"/></Relationships>";
+    static const char sst_head[] = "<sst><si><t>consultora_code</t></si><si><t>product_code</t></si>"
+                                   "<si><t>quantity</t></si>";
+    static const char sst_tail[] = "</sst>";
+    static const char sheet_head[] =
+        "<worksheet><sheetData><row r=\"1\"><c r=\"A1\" t=\"s\"><v>0</v></c><c r=\"B1\" t=\"s\"><v>1</v></c>"
+        "<c r=\"C1\" t=\"s\"><v>2</v></c></row><row r=\"2\"><c r=\"A2\"><v>12345678</v></c>"
+        "<c r=\"B2\"><v>80901</v></c><c r=\"C2\"><v>2</v></c></row>";
+    static const char sheet_tail[] = "</sheetData></worksheet>";
+    int zerr;
+    zip_t *z = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &zerr);
+    assert_non_null(z);
+    const char *parts[2][3] = {{"xl/sharedStrings.xml", sst_head, sst_tail},
+                               {"xl/worksheets/sheet1.xml", sheet_head, sheet_tail}};
+    for (size_t i = 0; i < 2; i++) {
+        size_t fill = i == 0 ? sst_fill : sheet_fill;
+        size_t h = strlen(parts[i][1]), t = strlen(parts[i][2]);
+        char *b = malloc(h + fill + t);
+        assert_non_null(b);
+        memcpy(b, parts[i][1], h);
+        memset(b + h, ' ', fill);
+        memcpy(b + h + fill, parts[i][2], t);
+        zip_source_t *src = zip_source_buffer(z, b, h + fill + t, /* freep= */ 1);
+        assert_non_null(src);
+        assert_true(zip_file_add(z, parts[i][0], src, 0) >= 0);
+    }
+    assert_true(zip_file_add(z, "xl/workbook.xml", zip_source_buffer(z, wbx, strlen(wbx), 0), 0) >= 0);
+    assert_true(zip_file_add(z, "xl/_rels/workbook.xml.rels", zip_source_buffer(z, rels, strlen(rels), 0), 0) >= 0);
+    assert_int_equal(zip_close(z), 0);
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Rewrites the uncompressed size the zip declares for `part` (local header and central directory)
+ * to `size`: a lying archive, the kind a crafted zip bomb is. */
+static void patch_declared_size(const char *path, const char *part, uint32_t size)
+{
+    size_t n;
+    unsigned char *d = (unsigned char *)slurp(path, &n);
+    size_t pl = strlen(part);
+    int patched = 0;
+    for (size_t i = 0; i + 46 + pl <= n; i++) {
+        uint32_t sig = le32(d + i);
+        size_t size_at, len_at, name_at;
+        if (sig == 0x04034b50) { // local file header
+            size_at = 22;
+            len_at = 26;
+            name_at = 30;
+        } else if (sig == 0x02014b50) { // central directory header
+            size_at = 24;
+            len_at = 28;
+            name_at = 46;
+        } else {
+            continue;
+        }
+        size_t name_len = d[i + len_at] | (size_t)d[i + len_at + 1] << 8;
+        if (name_len != pl || memcmp(d + i + name_at, part, pl) != 0)
+            continue;
+        for (int k = 0; k < 4; k++)
+            d[i + size_at + k] = (unsigned char)(size >> (8 * k));
+        patched++;
+    }
+    assert_int_equal(patched, 2);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(d, 1, n, f), n);
+    fclose(f);
+    free(d);
+}
+
+static void expect_xlsx_error(const char *path, const char *want)
+{
+    struct ldr_load *ld = ldr_load_new(NULL);
+    assert_int_equal(ldr_load_read_file(ld, path), LDR_EINVALID);
+    char line[800];
+    assert_int_equal(ldr_load_error_count(ld), 1);
+    assert_string_equal(err_line(ld, 0, line, sizeof line), want);
+    ldr_load_free(ld);
+}
+
+/* The production limits: a 20 MiB shared strings part in a 20 KB file passes the 16 MiB floor of
+ * the inflated-size budget (100 times the file, at least 16 MiB); refused on its declared size
+ * before anything is inflated, and, when the zip lies about the size, by counting the bytes as
+ * they come out. A part declaring more than the 256 MiB per-part cap is refused on sight. */
+static void test_xlsx_zip_bomb_is_refused_on_declared_and_counted_size(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("bomb.xlsx");
+    write_bomb(path, 20u << 20, 0);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size < 100 * 1024); // 20 MiB of blanks deflate to about 20 KB
+    expect_xlsx_error(path, "bomb.xlsx: not a valid XLSX file: xl/sharedStrings.xml: the parts read inflate past "
+                            "16 MB in all (a zip bomb?)");
+    patch_declared_size(path, "xl/sharedStrings.xml", 1000); // a lie: counted, not trusted
+    expect_xlsx_error(path, "bomb.xlsx: not a valid XLSX file: xl/sharedStrings.xml: the parts read inflate past "
+                            "16 MB in all (a zip bomb?)");
+
+    path = tmp_path("bomb-sheet.xlsx");
+    write_bomb(path, 0, 20u << 20);
+    patch_declared_size(path, "xl/worksheets/sheet1.xml", 1000);
+    expect_xlsx_error(path, "bomb-sheet.xlsx: not a valid XLSX file: xl/worksheets/sheet1.xml: the parts read "
+                            "inflate past 16 MB in all (a zip bomb?)");
+
+    path = tmp_path("huge-part.xlsx");
+    write_bomb(path, 0, 0);
+    patch_declared_size(path, "xl/worksheets/sheet1.xml", 300u << 20);
+    expect_xlsx_error(path, "huge-part.xlsx: not a valid XLSX file: xl/worksheets/sheet1.xml inflates past 256 MB "
+                            "(a zip bomb?)");
+}
+
+/* The limits themselves, lowered through the reader's parameter: bytes are counted per part and
+ * across parts, whatever the zip declares. */
+static void test_xlsx_inflate_limits_count_each_part_and_the_sum(void **state)
+{
+    (void)state;
+    struct ldr__xlsx_limits lim = ldr__xlsx_limits_for(0);
+    assert_int_equal(lim.part, 256ull << 20);
+    assert_int_equal(lim.total, 16ull << 20); // the floor
+    assert_int_equal(ldr__xlsx_limits_for(1u << 20).total, 100ull << 20);
+    assert_int_equal(ldr__xlsx_limits_for(50u << 20).total, 1024ull << 20); // the ceiling
+
+    const char *path = tmp_path("limits.xlsx");
+    char err[600], want[600];
+    struct ldr__xlsx_sheets sheets;
+    size_t rows, len;
+    char *data;
+    for (int lie = 0; lie < 2; lie++) {
+        write_bomb(path, 0, 200u << 10);
+        if (lie)
+            patch_declared_size(path, "xl/worksheets/sheet1.xml", 100);
+        data = slurp(path, &len);
+        lim = (struct ldr__xlsx_limits){.part = 64u << 10, .total = 1u << 20};
+        rows = 0;
+        assert_int_equal(ldr__xlsx_read(data, len, NULL, count_rows, &rows, &sheets, &lim, err, sizeof err),
+                         LDR_EINVALID);
+        assert_string_equal(err, "not a valid XLSX file: xl/worksheets/sheet1.xml inflates past 64 KB (a zip bomb?)");
+        assert_int_equal(rows, lie ? 2 : 0); // counted: the rows before the blanks went through
+        free(data);
+
+        write_bomb(path, 40u << 10, 40u << 10);
+        if (lie) {
+            patch_declared_size(path, "xl/sharedStrings.xml", 100);
+            patch_declared_size(path, "xl/worksheets/sheet1.xml", 100);
+        }
+        data = slurp(path, &len);
+        lim = (struct ldr__xlsx_limits){.part = 64u << 10, .total = 64u << 10};
+        assert_int_equal(ldr__xlsx_read(data, len, NULL, count_rows, &rows, &sheets, &lim, err, sizeof err),
+                         LDR_EINVALID);
+        snprintf(want, sizeof want,
+                 "not a valid XLSX file: xl/worksheets/sheet1.xml: the parts read inflate past "
+                 "64 KB in all (a zip bomb?)");
+        assert_string_equal(err, want);
+        lim.total = 128u << 10; // both fit
+        rows = 0;
+        // libzip itself does not hold a part to its declared size: only the count stops a liar.
+        assert_int_equal(ldr__xlsx_read(data, len, NULL, count_rows, &rows, &sheets, &lim, err, sizeof err), 0);
+        assert_int_equal(rows, 2);
+        free(data);
+    }
+}
+
 /* ---- JSON ---- */
 
 static void test_json_shape_numbers_and_paths(void **state)
 {
     (void)state;
-    const char *text = "{\"name\": \"Campaña 7\", \"orders\": ["
-                       "{\"consultora_code\": 12345678, \"consultora_name\": \"Ana\", \"products\": "
-                       "[{\"product_code\": \"80901\", \"quantity\": 2}, {\"codigo_producto\": 80902, \"cantidad\": \"3\"}]},"
-                       "{\"consultora_code\": \"X-1\", \"products\": [{\"product_code\": \"1\", \"quantity\": 1.5}]},"
-                       "{\"consultora_code\": \"X-2\", \"products\": []}]}";
+    const char *text =
+        "{\"name\": \"Campaña 7\", \"orders\": ["
+        "{\"consultora_code\": 12345678, \"consultora_name\": \"Ana\", \"products\": "
+        "[{\"product_code\": \"80901\", \"quantity\": 2}, {\"codigo_producto\": 80902, \"cantidad\": \"3\"}]},"
+        "{\"consultora_code\": \"X-1\", \"products\": [{\"product_code\": \"1\", \"quantity\": 1.5}]},"
+        "{\"consultora_code\": \"X-2\", \"products\": []}]}";
     struct ldr_load *ld = read_text("pedidos.json", text, NULL, LDR_EINVALID);
     char line[600];
     assert_int_equal(ldr_load_error_count(ld), 2);
@@ -663,20 +1001,17 @@ static void test_sample_files_hold_the_same_orders(void **state)
         assert_int_equal(ldr_load_read_file(ld, FILES[f]), 0);
         assert_int_equal(ldr_load_orders(ld), 25);
         assert_int_equal(ldr_load_warning_count(ld), 0);
-        struct ldr__buf b = {0};
+        struct buf b;
+        buf_init(&b, 0);
         struct ldr_order_view v;
-        for (size_t i = 0; ldr_load_order(ld, i, &v) == 0; i++) {
-            char line[400];
-            int n = snprintf(line, sizeof line, "%s|%s|%zu|%lld\n", v.consultora_code, v.consultora_name, v.items,
-                             v.quantity);
-            assert_int_equal(ldr__buf_append(&b, line, (size_t)n), 0);
-        }
-        assert_int_equal(ldr__buf_append(&b, "", 1), 0);
+        for (size_t i = 0; ldr_load_order(ld, i, &v) == 0; i++)
+            assert_int_equal(
+                buf_printf(&b, "%s|%s|%zu|%lld\n", v.consultora_code, v.consultora_name, v.items, v.quantity), 0);
         if (first == NULL)
-            first = strdup(b.data);
+            first = buf_take(&b);
         else
-            assert_string_equal(b.data, first);
-        ldr__buf_cleanup(&b);
+            assert_string_equal(buf_str(&b), first);
+        buf_cleanup(&b);
         ldr_load_free(ld);
     }
     free(first);
@@ -749,7 +1084,8 @@ static void test_write_fills_batches_orders_and_items(void **state)
     char sql[300];
     snprintf(sql, sizeof sql,
              "SELECT name || '|' || status || '|' || source_file || '|' || source_sha256 || '|' || orders_total || "
-             "'|' || items_total FROM batches WHERE id = %lld", id);
+             "'|' || items_total FROM batches WHERE id = %lld",
+             id);
     char *v = testdb_query_value(ci, sql);
     char want[400];
     snprintf(want, sizeof want, "Día de la Madre|pending|orders.csv|%s|2|3", ldr_load_sha256(ld));
@@ -913,16 +1249,22 @@ int main(void)
         cmocka_unit_test(test_csv_semicolon_windows1252_is_converted),
         cmocka_unit_test(test_csv_tab_crlf_bom_blank_lines_and_quotes),
         cmocka_unit_test(test_csv_unclosed_quote_names_its_line),
+        cmocka_unit_test(test_csv_excel_sep_line_sets_the_delimiter),
         cmocka_unit_test(test_header_aliases_match_case_accents_and_spaces),
         cmocka_unit_test(test_header_missing_and_repeated_columns_are_errors),
+        cmocka_unit_test(test_code_valid_is_the_one_definition),
         cmocka_unit_test(test_every_rule_has_its_exact_message),
         cmocka_unit_test(test_error_list_is_capped_and_counts_the_rest),
         cmocka_unit_test(test_grouping_first_appearance_sums_repeats_keeps_first_name),
         cmocka_unit_test(test_xls_ods_pdf_truncated_zip_name_the_formats_read),
         cmocka_unit_test(test_xlsx_libreoffice_numbers_formulas_empty_rows_second_sheet),
         cmocka_unit_test(test_xlsx_libxlsxwriter_places_name_sheet_and_cell),
+        cmocka_unit_test(test_sheet_option_on_csv_or_json_is_an_error),
+        cmocka_unit_test(test_xlsx_first_sheet_without_columns_lists_the_sheets),
         cmocka_unit_test(test_xlsx_inline_strings_prefixes_and_missing_refs),
         cmocka_unit_test(test_xlsx_200k_rows_stream_in_bounded_memory),
+        cmocka_unit_test(test_xlsx_zip_bomb_is_refused_on_declared_and_counted_size),
+        cmocka_unit_test(test_xlsx_inflate_limits_count_each_part_and_the_sum),
         cmocka_unit_test(test_json_shape_numbers_and_paths),
         cmocka_unit_test(test_sample_files_hold_the_same_orders),
         cmocka_unit_test(test_url_download_404_oversize_and_slow_server),

@@ -21,7 +21,7 @@ static void usage(FILE *f)
 {
     fputs("usage: gspbot-sim [--port P] [--user U] [--password PW] [--fail-rate F]\n"
           "                  [--ghost-rate F] [--slow-rate F --slow-ms N] [--session-ttl-s N]\n"
-          "                  [--seed N] [--cycles C1,C2,...] [--verbose]\n"
+          "                  [--seed N] [--cycles C1,C2,...] [--ui-scale F] [--verbose]\n"
           "A portal simulator for gspbot (see tests/sim/README.md).\n"
           "  --port P           TCP port on 127.0.0.1; 0 = ephemeral (default 8088)\n"
           "  --user U           accepted user code (default: demo)\n"
@@ -30,6 +30,7 @@ static void usage(FILE *f)
           "  --ghost-rate F     share of cart additions applied but answered with an error\n"
           "  --slow-rate F      share of page/API requests answered --slow-ms late\n"
           "  --slow-ms N        delay of slow answers in ms (default 2000)\n"
+          "  --ui-scale F       multiply the overlay and late-render delays by F (0..10; tests use 0.2)\n"
           "  --session-ttl-s N  session lifetime in seconds (default 1800)\n"
           "  --seed N           seed of the fault and timing sequences (default: random)\n"
           "  --cycles LIST      cycle codes offered (default 202401..202612, months 01..12)\n",
@@ -75,6 +76,7 @@ static int parse_args(int argc, char **argv, struct sim_options *o, bool *verbos
         O_TTL,
         O_SEED,
         O_CYCLES,
+        O_UI_SCALE,
         O_VERBOSE,
         O_HELP
     };
@@ -89,11 +91,12 @@ static int parse_args(int argc, char **argv, struct sim_options *o, bool *verbos
         {"session-ttl-s", required_argument, NULL, O_TTL},
         {"seed", required_argument, NULL, O_SEED},
         {"cycles", required_argument, NULL, O_CYCLES},
+        {"ui-scale", required_argument, NULL, O_UI_SCALE},
         {"verbose", no_argument, NULL, O_VERBOSE},
         {"help", no_argument, NULL, O_HELP},
         {0},
     };
-    *o = (struct sim_options){.port = 8088, .slow_ms = 2000, .session_ttl_s = 1800};
+    *o = (struct sim_options){.port = 8088, .slow_ms = 2000, .session_ttl_s = 1800, .ui_scale = 1.0};
     snprintf(o->user, sizeof(o->user), "demo");
     const char *envpw = getenv("GSP_PASSWORD");
     snprintf(o->password, sizeof(o->password), "%s", envpw && *envpw ? envpw : "demo");
@@ -152,6 +155,16 @@ static int parse_args(int argc, char **argv, struct sim_options *o, bool *verbos
             }
             o->session_ttl_s = (unsigned)v;
             break;
+        case O_UI_SCALE: {
+            char *end;
+            double s = strtod(optarg, &end);
+            if (*end != '\0' || end == optarg || !(s >= 0 && s <= 10)) {
+                fprintf(stderr, "gspbot-sim: --ui-scale: a number in 0..10\n");
+                return 2;
+            }
+            o->ui_scale = s;
+            break;
+        }
         case O_SEED:
             if (parse_ulong("--seed", optarg, UINT64_MAX, &v))
                 return 2;

@@ -39,7 +39,8 @@ double sim_rand_fault(struct sim *sim)
 
 unsigned sim_rand_ui(struct sim *sim, unsigned lo, unsigned hi)
 {
-    return lo + (unsigned)(splitmix64(&sim->ui_rng) % (uint64_t)(hi - lo + 1));
+    unsigned v = lo + (unsigned)(splitmix64(&sim->ui_rng) % (uint64_t)(hi - lo + 1));
+    return (unsigned)(v * sim->opt.ui_scale);
 }
 
 static double mono_s(void)

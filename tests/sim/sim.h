@@ -27,6 +27,7 @@ struct sim_options {
     unsigned session_ttl_s;
     uint64_t seed;
     char cycles[512]; /* comma-separated cycle codes offered by the <select> */
+    double ui_scale;  /* --ui-scale: multiplies the overlay and late-render delays (1 = as is) */
 };
 
 struct sim_session {

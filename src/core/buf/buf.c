@@ -21,6 +21,8 @@ static int fail(struct buf *b, int code)
 
 int buf_reserve(struct buf *b, size_t extra)
 {
+    if (b->max == 0)
+        b->max = SIZE_MAX / 2;
     if (extra > b->max - b->len)
         return fail(b, BUF_ETOOBIG);
     if (b->cap > b->len + extra) // room for the bytes and the NUL

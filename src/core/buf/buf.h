@@ -28,7 +28,7 @@ struct buf {
     char *data; /* owned; NULL while empty */
     size_t len; /* bytes in use, without the terminating NUL */
     size_t cap; /* bytes allocated */
-    size_t max; /* the cap: len never exceeds it */
+    size_t max; /* the cap: len never exceeds it (0, as in a zeroed struct: SIZE_MAX / 2) */
 };
 
 /* Initialises an empty buffer that will never hold more than max bytes (0 = SIZE_MAX / 2). */
@@ -42,7 +42,7 @@ int buf_append_str(struct buf *b, const char *s) BUF_WUR;
 
 /* Appends formatted text. Same returns as buf_append. */
 int buf_printf(struct buf *b, const char *fmt, ...) BUF_WUR __attribute__((format(printf, 2, 3)));
-int buf_vprintf(struct buf *b, const char *fmt, va_list ap) BUF_WUR;
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap) BUF_WUR __attribute__((format(printf, 2, 0)));
 
 /* Makes room for `extra` more bytes without changing len (for readers that fill data + len
  * themselves, then call buf_commit). Same returns as buf_append. */

@@ -38,6 +38,12 @@ __attribute__((warn_unused_result)) int db_exec(struct db *db, const char *what,
 __attribute__((warn_unused_result)) PGresult *db_query(struct db *db, const char *what, const char *sql, int nparams,
                                                        const char *const *params);
 
+/* The same as db_query() for a statement run many times on one connection (claims, heartbeats):
+ * prepared under `name` (a string literal, also used as `what`) on first use, then executed
+ * without being parsed and planned again. */
+__attribute__((warn_unused_result)) PGresult *db_query_prepared(struct db *db, const char *name, const char *sql,
+                                                                int nparams, const char *const *params);
+
 /* Explicitly ignores a fallible call's result (a ROLLBACK after a failure, a best-effort write):
  * gcc does not let a (void) cast silence warn_unused_result. */
 static inline void db_ignore(int rc)

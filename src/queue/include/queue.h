@@ -71,6 +71,9 @@ void queue_claim_cleanup(struct queue_claim *c);
  * (items loaded), 0 when nothing is runnable, or QUEUE_EDB. */
 QUEUE_WUR int queue_claim(struct db *db, const char *owner, int lease_s, long long batch_id, struct queue_claim *c);
 
+/* The claim statement ($1 owner, $2 lease seconds, $3 batch id or 0), for EXPLAIN in benchmarks. */
+const char *queue_claim_sql(void);
+
 /* Seconds until the next order of a running batch becomes due (a retry's backoff, a scheduled
  * start); -1 when none is waiting; 0 when one is due now. */
 QUEUE_WUR int queue_next_due_s(struct db *db, long long batch_id, double *seconds);

@@ -26,7 +26,7 @@ echo "building (Release) in $build ..." >&2
 cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j2 --target loader >/dev/null
 gspbot=""
-if cmake --build "$build" -j2 --target gspbot >/dev/null 2>&1; then gspbot=$build/src/gspbot; fi
+if cmake --build "$build" -j2 --target gspbot >/dev/null 2>&1; then gspbot=$build/src/cli/gspbot; fi
 libs=$(pkg-config --libs libpq libzip expat libcjson libcurl libcrypto)
 cc -O2 -o "$work/gen" "$here/gen.c" $(pkg-config --cflags --libs xlsxwriter)
 cc -O2 -I"$repo/loader" $(pkg-config --cflags libpq) -o "$work/bench_load" "$here/bench_load.c" "$build/loader/libloader.a" $libs -lm
