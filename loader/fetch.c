@@ -100,23 +100,38 @@ int ldr__fetch(const char *url, const struct ldr_options *opt, struct buf *out, 
         return LDR_ENOMEM;
     struct dl d = {.body = out};
     char cerr[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, opt->timeout_ms);
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)opt->max_bytes);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "gspbot-loader");
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &d);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &d);
-    CURLcode cc = curl_easy_perform(h);
+    // Every option is checked: a protocol restriction or a timeout that silently did not take
+    // (an old libcurl) must fail the download, not let it run unbounded.
+    CURLcode cc = CURLE_OK;
+#define SETOPT(opt, val)                                                                                               \
+    do {                                                                                                               \
+        if (cc == CURLE_OK)                                                                                            \
+            cc = curl_easy_setopt(h, opt, val);                                                                        \
+    } while (0)
+    SETOPT(CURLOPT_URL, url);
+    SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+    SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    SETOPT(CURLOPT_FOLLOWLOCATION, 1L);
+    SETOPT(CURLOPT_MAXREDIRS, 10L);
+    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    SETOPT(CURLOPT_TIMEOUT_MS, opt->timeout_ms);
+    SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)opt->max_bytes);
+    SETOPT(CURLOPT_NOSIGNAL, 1L);
+    SETOPT(CURLOPT_ACCEPT_ENCODING, "");
+    SETOPT(CURLOPT_USERAGENT, "gspbot-loader");
+    SETOPT(CURLOPT_ERRORBUFFER, cerr);
+    SETOPT(CURLOPT_WRITEFUNCTION, on_body);
+    SETOPT(CURLOPT_WRITEDATA, &d);
+    SETOPT(CURLOPT_HEADERFUNCTION, on_header);
+    SETOPT(CURLOPT_HEADERDATA, &d);
+#undef SETOPT
+    if (cc != CURLE_OK) {
+        snprintf(err, errn, "download not attempted: libcurl refused an option: %s", curl_easy_strerror(cc));
+        curl_easy_cleanup(h);
+        buf_cleanup(out);
+        return LDR_EIO;
+    }
+    cc = curl_easy_perform(h);
     long mb = (long)(opt->max_bytes >> 20);
     int rc = 0;
     long status = 0;

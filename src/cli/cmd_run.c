@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "cli.h"
 #include "db.h"
 #include "flow.h"
@@ -317,6 +318,9 @@ static int cmd_run(int argc, char **argv, const struct config *cfg)
         flow_free(flow);
         return EXIT_UNAVAILABLE;
     }
+    // The batch's end is a webhook event: posted here, not left for a `serve` that may not run.
+    if (cfg->webhook_url != NULL && cfg->webhook_url[0] != '\0' && api_webhooks_deliver(db, cfg->webhook_url, 50) < 0)
+        cli_error("run", "webhook: %s", db_errmsg(db));
     if (a.output != NULL) {
         if (write_output(a.output, j) != 0)
             cli_error("run", "cannot write %s: %s", a.output, strerror(errno));

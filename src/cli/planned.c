@@ -5,14 +5,6 @@
 
 #include "cli.h"
 
-const struct cli_command cli_cmd_serve = {
-    .name = "serve",
-    .fn = NULL,
-    .usage = "serve [--port 8000]",
-    .summary = "REST API and web dashboard",
-    .help = "",
-};
-
 const struct cli_command cli_cmd_verify = {
     .name = "verify",
     .fn = NULL,

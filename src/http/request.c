@@ -1,8 +1,9 @@
 /*
  * request.c — the request object handed to handlers: lazily parsed cookies and form
- * fields, query/params/header lookups, response headers and cookies, the respond family
- * (each consumes the request) and delayed continuations on lws_sul timers. Also the small
- * name/value list and URL-decoding helpers the server uses.
+ * fields, query/params/header lookups, bearer tokens and their constant-time check, response
+ * headers and cookies, the respond family (each consumes the request) and delayed
+ * continuations on lws_sul timers. Also the small name/value list and URL-decoding helpers
+ * the server uses.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -149,6 +150,7 @@ struct http_request *http__request_new(struct http_server *srv, struct http_conn
         return NULL;
     req->srv = srv;
     req->conn = conn;
+    buf_init(&req->body, 0); /* re-initialised with the Content-Length as cap when a body is admitted */
     req->next = srv->live;
     if (srv->live)
         srv->live->prev = req;
@@ -163,14 +165,19 @@ void http__request_free(struct http_request *req)
     struct http_server *srv = req->srv;
     if (srv->ctx)
         lws_sul_cancel(&req->later_sul);
+    if (req->streaming)
+        http__stream_detach(req);
+    http__upload_free(req->upload); /* removes its temp file */
     if (req->prev)
         req->prev->next = req->next;
     else
         srv->live = req->next;
     if (req->next)
         req->next->prev = req->prev;
+    if (req->body_admitted)
+        atomic_fetch_sub_explicit(&srv->stats.body_bytes_admitted, req->body_admitted, memory_order_relaxed);
     free(req->path);
-    free(req->body);
+    buf_cleanup(&req->body);
     http__kv_cleanup(&req->query);
     http__kv_cleanup(&req->headers);
     http__kv_cleanup(&req->params);
@@ -186,6 +193,7 @@ void http__response_free(struct http_response *resp)
         return;
     free(resp->content_type);
     free(resp->owned);
+    buf_cleanup(&resp->queue);
     http__kv_cleanup(&resp->headers);
     free(resp);
 }
@@ -206,7 +214,7 @@ struct http_server *http_request_server(const struct http_request *req)
 }
 bool http_request_gone(const struct http_request *req)
 {
-    return req->conn == NULL;
+    return req->conn == NULL || req->stream_closed;
 }
 
 const char *http_request_param(const struct http_request *req, const char *name)
@@ -217,6 +225,11 @@ const char *http_request_param(const struct http_request *req, const char *name)
 const char *http_request_query(const struct http_request *req, const char *name)
 {
     return http__kv_get(&req->query, name, false);
+}
+
+static bool is_ows(char c)
+{
+    return c == ' ' || c == '\t';
 }
 
 const char *http_request_header(struct http_request *req, const char *name)
@@ -241,60 +254,113 @@ const char *http_request_header(struct http_request *req, const char *name)
     if (!buf)
         return NULL;
     int got = lws_hdr_custom_copy(wsi, buf, len + 1, lname, (int)n + 1);
-    int rc = got < 0 ? -1 : http__kv_add(&req->headers, name, n, buf, (size_t)got);
+    const char *val = buf;
+    while (got > 0 && is_ows(*val))
+        val++, got--;
+    while (got > 0 && is_ows(val[got - 1]))
+        got--;
+    int rc = got < 0 ? -1 : http__kv_add(&req->headers, name, n, val, (size_t)got);
     free(buf);
     return rc ? NULL : req->headers.v[req->headers.n - 1].value;
+}
+
+/* Parses "a=1; b=2" (RFC 6265 cookie-string, tolerating missing or extra spaces) into
+ * req->cookies; names and values are trimmed, a pair without '=' is skipped. */
+static void parse_cookies(struct http_request *req)
+{
+    const char *h = http__kv_get(&req->headers, "cookie", true);
+    while (h && *h) {
+        const char *e = strchr(h, ';');
+        size_t len = e ? (size_t)(e - h) : strlen(h);
+        const char *eq = memchr(h, '=', len);
+        if (eq) {
+            const char *n = h, *ne = eq, *v = eq + 1, *ve = h + len;
+            while (n < ne && is_ows(*n))
+                n++;
+            while (ne > n && is_ows(ne[-1]))
+                ne--;
+            while (v < ve && is_ows(*v))
+                v++;
+            while (ve > v && is_ows(ve[-1]))
+                ve--;
+            if (ne > n && http__kv_add(&req->cookies, n, (size_t)(ne - n), v, (size_t)(ve - v)) != 0)
+                return;
+        }
+        h += len + (e != NULL);
+    }
 }
 
 const char *http_request_cookie(struct http_request *req, const char *name)
 {
     if (!req->cookies_parsed) {
         req->cookies_parsed = true;
-        const char *h = http__kv_get(&req->headers, "cookie", true);
-        while (h && *h) {
-            while (*h == ' ' || *h == ';')
-                h++;
-            const char *e = strchr(h, ';');
-            size_t len = e ? (size_t)(e - h) : strlen(h);
-            const char *eq = memchr(h, '=', len);
-            if (eq && http__kv_add(&req->cookies, h, (size_t)(eq - h), eq + 1, len - (size_t)(eq - h) - 1) != 0)
-                break;
-            h += len;
-        }
+        parse_cookies(req);
     }
     return http__kv_get(&req->cookies, name, false);
+}
+
+/* RFC 6750 b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" */
+static bool is_b64token(const char *t)
+{
+    const char *p = t;
+    while (isalnum((unsigned char)*p) || (*p && strchr("-._~+/", *p)))
+        p++;
+    if (p == t)
+        return false;
+    while (*p == '=')
+        p++;
+    return *p == '\0';
 }
 
 const char *http_request_bearer(struct http_request *req)
 {
     const char *h = http_request_header(req, "authorization");
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+    if (!h || strncasecmp(h, "Bearer", 6) != 0 || !is_ows(h[6]))
         return NULL;
-    h += 7;
-    while (*h == ' ')
+    h += 6;
+    while (is_ows(*h))
         h++;
-    return *h ? h : NULL;
+    return is_b64token(h) ? h : NULL;
+}
+
+bool http_bearer_matches(struct http_request *req, const char *token)
+{
+    const char *got = req ? http_request_bearer(req) : NULL;
+    if (!got || !token || !*token)
+        return false;
+    size_t glen = strlen(got), tlen = strlen(token);
+    /* Touch every presented byte whatever the outcome, so the time taken depends on the
+     * presented token's length only, never on the position of the first difference. */
+    unsigned diff = glen != tlen;
+    for (size_t i = 0; i < glen; i++)
+        diff |= (unsigned)((unsigned char)got[i] ^ (unsigned char)token[i % tlen]);
+    return diff == 0;
+}
+
+enum http_auth_result http_authorizer_bearer(struct http_request *req, void *token)
+{
+    return http_bearer_matches(req, token) ? HTTP_AUTH_ALLOW : HTTP_AUTH_DENY;
 }
 
 const char *http_request_body(const struct http_request *req, size_t *len)
 {
     if (len)
-        *len = req->body_len;
-    return req->body ? req->body : "";
+        *len = req->body.len;
+    return buf_str(&req->body);
 }
 
 cJSON *http_request_body_json(const struct http_request *req)
 {
-    if (!req->body_len)
+    if (!req->body.len)
         return NULL;
-    return cJSON_ParseWithLength(req->body, req->body_len);
+    return cJSON_ParseWithLength(buf_str(&req->body), req->body.len);
 }
 
 const char *http_request_form(struct http_request *req, const char *name)
 {
     if (!req->form_parsed) {
         req->form_parsed = true;
-        if (req->body_len && http__parse_urlencoded(&req->form, req->body, req->body_len) != 0)
+        if (req->body.len && http__parse_urlencoded(&req->form, buf_str(&req->body), req->body.len) != 0)
             http__kv_cleanup(&req->form);
     }
     return http__kv_get(&req->form, name, false);
@@ -302,30 +368,47 @@ const char *http_request_form(struct http_request *req, const char *name)
 
 /* ---------------------------------------------------------------- answering */
 
+/* RFC 7230 token (header names, cookie names). */
+static bool is_token(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+            return false;
+    return true;
+}
+
 int http_request_add_header(struct http_request *req, const char *name, const char *value)
 {
-    if (!name || !value || !*name || strpbrk(name, ": \r\n") || strpbrk(value, "\r\n"))
+    if (!name || !value || !is_token(name) || strlen(name) > HTTP__MAX_HEADER_NAME || strpbrk(value, "\r\n"))
         return HTTP_ERR_ARG;
     return http__kv_add(&req->resp_headers, name, strlen(name), value, strlen(value));
 }
 
 int http_request_set_cookie(struct http_request *req, const char *name, const char *value, int max_age_s)
 {
-    if (!name || !value || strpbrk(name, "=; \r\n") || strpbrk(value, "; \r\n,"))
+    if (!name || !value || !is_token(name) || strpbrk(value, "; \t\r\n,\"\\"))
         return HTTP_ERR_ARG;
-    char buf[512];
-    int n;
-    if (max_age_s >= 0)
-        n = snprintf(buf, sizeof(buf), "%s=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%d", name, value, max_age_s);
-    else
-        n = snprintf(buf, sizeof(buf), "%s=%s; Path=/; HttpOnly; SameSite=Lax", name, value);
-    if (n < 0 || (size_t)n >= sizeof(buf))
-        return HTTP_ERR_ARG;
-    return http_request_add_header(req, "Set-Cookie", buf);
+    struct buf b;
+    buf_init(&b, 0);
+    int rc = buf_printf(&b, "%s=%s; Path=/; HttpOnly; SameSite=Lax", name, value);
+    if (rc == 0 && max_age_s >= 0)
+        rc = buf_printf(&b, "; Max-Age=%d", max_age_s);
+    if (rc != 0)
+        return HTTP_ERR_NOMEM;
+    rc = http_request_add_header(req, "Set-Cookie", buf_str(&b));
+    buf_cleanup(&b);
+    return rc;
 }
 
 int http__request_finish(struct http_request *req, struct http_response *resp)
 {
+    if (req->streaming) { /* its status and headers are out already: this ends it */
+        http__response_free(resp);
+        http_request_stream_end(req);
+        return HTTP_ERR_STATE;
+    }
     struct http_conn *conn = req->conn;
     if (conn) {
         resp->headers = req->resp_headers;

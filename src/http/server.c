@@ -1,31 +1,28 @@
 /*
  * server.c — the lws side of the HTTP server: context and listening socket, the run loop
- * with graceful stop, cross-thread task posting, the per-connection state machine (receive
- * headers -> receive body with a cap -> dispatch -> write headers -> write body chunks ->
+ * with graceful stop, cross-thread task posting, the connection cap, the per-connection state
+ * machine (receive headers -> authorize and admit the body on the headers alone -> receive
+ * the body under a deadline, into the request or, for an upload route, through upload.c ->
+ * dispatch -> write headers -> write body chunks, or a stream's queue (stream.c) ->
  * keep-alive or close), per-request timeouts and route matching. Every lws callback reason
  * goes to one small function; everything runs on the thread inside http_server_run.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "http_int.h"
 
-/* Per-connection state (lws per-session data, zeroed by lws). It only lives for one HTTP
- * transaction in lws 4.1 (it may be dropped and rebound between keep-alive requests), so
- * everything in it is reset when a transaction ends. */
-struct http_conn {
-    struct lws *wsi;
-    struct http_server *srv;
-    struct http_request *req;   /* being received, or handed to a handler */
-    struct http_response *resp; /* being written */
-    lws_sorted_usec_list_t timeout_sul;
-    bool active; /* counted in srv->inflight */
-};
+/* lws re-arms its own body-idle timeout (the context's timeout_secs) after every body chunk
+ * and closes without an answer when it expires; ours (body_sul) answers 408, so lws's is set
+ * this much longer. */
+#define HTTP__LWS_SLACK_S 5
 
 static const char *const method_names[] = {
     [LWSHUMETH_GET] = "GET",         [LWSHUMETH_POST] = "POST",   [LWSHUMETH_OPTIONS] = "OPTIONS",
@@ -50,6 +47,8 @@ const char *http_strerror(int code)
     case HTTP_ERR_LISTEN: return "cannot listen";
     case HTTP_ERR_STATE: return "invalid state";
     case HTTP_ERR_SERVICE: return "service loop failed";
+    case HTTP_ERR_CLOSED: return "client gone or stream closed";
+    case HTTP_ERR_FULL: return "stream queue full: stream cut";
     default: return "unknown error";
     }
 }
@@ -75,14 +74,22 @@ struct http_server *http_server_new(const struct http_config *cfg)
     srv->cfg.host = srv->host;
     if (!srv->cfg.max_body)
         srv->cfg.max_body = 1024 * 1024;
+    if (!srv->cfg.max_body_inflight)
+        srv->cfg.max_body_inflight = (size_t)128 * 1024 * 1024;
+    if (!srv->cfg.max_connections)
+        srv->cfg.max_connections = 256;
     if (!srv->cfg.request_timeout_ms)
         srv->cfg.request_timeout_ms = 30000;
+    if (!srv->cfg.header_timeout_s)
+        srv->cfg.header_timeout_s = 10;
     if (!srv->cfg.body_timeout_s)
         srv->cfg.body_timeout_s = 30;
     if (!srv->cfg.keepalive_s)
         srv->cfg.keepalive_s = 5;
     if (!srv->cfg.stop_grace_ms)
         srv->cfg.stop_grace_ms = 2000;
+    if (!srv->cfg.stream_queue_max)
+        srv->cfg.stream_queue_max = 1024 * 1024;
     atomic_init(&srv->stop_requested, false);
     if (pthread_mutex_init(&srv->task_lock, NULL) != 0)
         goto err;
@@ -101,6 +108,7 @@ static void route_cleanup(struct http_route *r)
     free(r->segs);
     free(r->capture);
     free(r->pattern);
+    http__upload_route_free(r->upload);
 }
 
 void http_server_free(struct http_server *srv)
@@ -109,7 +117,9 @@ void http_server_free(struct http_server *srv)
         return;
     if (srv->ctx) {
         /* Timers live in the context: cancel ours before it goes. Closing the connections
-         * (below) detaches or frees every request still attached to one. */
+         * (below) detaches or frees every request still attached to one, without running
+         * close callbacks (their owners are being torn down too). */
+        srv->freeing = true;
         for (struct http_request *r = srv->live; r; r = r->next)
             lws_sul_cancel(&r->later_sul);
         lws_sul_cancel(&srv->grace_sul);
@@ -140,13 +150,38 @@ int http_server_port(const struct http_server *srv)
 
 uint64_t http_server_requests(const struct http_server *srv)
 {
-    return srv ? srv->requests : 0;
+    return srv ? atomic_load(&srv->stats.requests) : 0;
+}
+
+void http_server_stats(const struct http_server *srv, struct http_stats *out)
+{
+    *out = (struct http_stats){0};
+    if (!srv)
+        return;
+    const struct http_counters *c = &srv->stats;
+    *out = (struct http_stats){
+        .requests = atomic_load(&c->requests),
+        .connections = atomic_load(&c->connections),
+        .connections_refused = atomic_load(&c->connections_refused),
+        .unauthorized = atomic_load(&c->unauthorized),
+        .busy = atomic_load(&c->busy),
+        .body_bytes_admitted = atomic_load(&c->body_bytes_admitted),
+        .body_bytes_received = atomic_load(&c->body_bytes_received),
+        .streams = atomic_load(&c->streams),
+        .upload_bytes = atomic_load(&c->upload_bytes),
+    };
 }
 
 void http_server_set_filter(struct http_server *srv, http_filter_fn fn, void *user)
 {
     srv->filter = fn;
     srv->filter_user = user;
+}
+
+void http_server_set_authorizer(struct http_server *srv, http_authorizer_fn fn, void *user)
+{
+    srv->authorizer = fn;
+    srv->authorizer_user = user;
 }
 
 /* ---------------------------------------------------------------- routes */
@@ -237,6 +272,18 @@ int http_server_route(struct http_server *srv, const char *method, const char *p
     r->fn = fn;
     r->user = user;
     r->max_body = opts && opts->max_body ? opts->max_body : 0;
+    r->no_auth = opts && opts->no_auth;
+    if (opts && opts->upload) {
+        rc = http__upload_route_new(srv, pattern, opts->upload, &r->upload);
+        if (rc) {
+            route_cleanup(r);
+            srv->nroutes--;
+            return rc;
+        }
+        /* The form's own bytes (part headers, boundaries, text fields) on top of the file. */
+        if (!r->max_body)
+            r->max_body = r->upload->max_file + 64 * 1024 + r->upload->max_fields;
+    }
     return 0;
 }
 
@@ -259,6 +306,7 @@ int http_server_asset(struct http_server *srv, const char *path, const char *con
     if (rc)
         return rc;
     r->fn = asset_handler;
+    r->no_auth = true;
     r->asset_data = data;
     r->asset_len = len;
     r->asset_type = content_type ? content_type : http_content_type(path);
@@ -286,6 +334,14 @@ static int split_path(char *buf, char **segs, int max)
     return n;
 }
 
+/* A capture is one whole non-empty segment. lws already removes "." and ".." segments
+ * (also when percent-encoded) before we see the path; refusing them here as well keeps the
+ * contract of http_request_param independent of that. */
+static bool capture_ok(const char *seg)
+{
+    return seg[0] != '\0' && strcmp(seg, ".") != 0 && strcmp(seg, "..") != 0;
+}
+
 static int route_match(struct http_request *req)
 {
     struct http_server *srv = req->srv;
@@ -300,7 +356,7 @@ static int route_match(struct http_request *req)
             continue;
         bool ok = true;
         for (int s = 0; s < n && ok; s++)
-            ok = r->capture[s] ? segs[s][0] != '\0' : !strcmp(r->segs[s], segs[s]);
+            ok = r->capture[s] ? capture_ok(segs[s]) : !strcmp(r->segs[s], segs[s]);
         if (!ok)
             continue;
         if (strcmp(r->method, req->method) != 0) {
@@ -330,15 +386,18 @@ static void route_call(struct http_request *req)
         return;
     }
     if (req->allow_mask) {
-        char allow[64] = "";
-        size_t off = 0;
-        for (size_t m = 0; m < sizeof(method_names) / sizeof(method_names[0]); m++)
+        struct buf allow;
+        buf_init(&allow, 0);
+        int rc = 0;
+        for (size_t m = 0; m < sizeof(method_names) / sizeof(method_names[0]) && rc == 0; m++)
             if (req->allow_mask & (1 << m))
-                off += (size_t)snprintf(allow + off, sizeof(allow) - off, "%s%s", off ? ", " : "", method_names[m]);
-        if (http_request_add_header(req, "Allow", allow) != 0) {
+                rc = buf_printf(&allow, "%s%s", allow.len ? ", " : "", method_names[m]);
+        if (rc != 0 || http_request_add_header(req, "Allow", buf_str(&allow)) != 0) {
+            buf_cleanup(&allow);
             http_request_respond_error(req, 500, "out of memory");
             return;
         }
+        buf_cleanup(&allow);
         http_request_respond_error(req, 405, "method %s not allowed on %s", req->method, req->path);
         return;
     }
@@ -371,18 +430,86 @@ static void conn_timeout_cb(lws_sorted_usec_list_t *sul)
     http__conn_set_response(conn, resp);
 }
 
+/* ---------------------------------------------------------------- waiting clients
+ *
+ * Once a request is dispatched lws 4.1 keeps its connection in "doing transaction" and reads
+ * nothing more from it until the response is complete; but it leaves POLLIN on, so a client
+ * that closes its end meanwhile (while a handler holds its request, or while a stream has
+ * nothing to send) makes the service loop spin at full CPU, and the close is noticed only
+ * when a write fails. So while such a connection has nothing to write its rx is paused
+ * (lws_rx_flow_control: POLLIN off; a reset still shows as POLLHUP, which lws handles), and a
+ * timer peeks at the socket every HTTP__PROBE_MS: end of stream or an error means the client
+ * is gone and the connection is closed (its request then reads as gone, a stream's close
+ * callback runs). Rx is resumed before anything is written: lws does not service POLLOUT on
+ * an rx-paused connection. */
+
+void http__conn_writable(struct http_conn *conn)
+{
+    if (conn->rx_paused) {
+        conn->rx_paused = false;
+        lws_rx_flow_control(conn->wsi, 1);
+    }
+    lws_callback_on_writable(conn->wsi);
+}
+
+void http__conn_pause(struct http_conn *conn)
+{
+    /* lws flushes what it buffered of a partial write on POLLOUT: not while paused. */
+    if (lws_partial_buffered(conn->wsi))
+        return;
+    if (!conn->rx_paused) {
+        conn->rx_paused = true;
+        lws_rx_flow_control(conn->wsi, 0);
+    }
+}
+
+static void probe_cb(lws_sorted_usec_list_t *sul)
+{
+    struct http_conn *conn = lws_container_of(sul, struct http_conn, probe_sul);
+    bool stream = conn->resp && conn->resp->stream;
+    if (!stream && (!conn->req || conn->resp))
+        return; /* answered: nothing to watch */
+    char c;
+    ssize_t n = recv(lws_get_socket_fd(conn->wsi), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    bool alive = n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR));
+    /* A stream's client has nothing to say: bytes from it are not a next request we could
+     * ever read (and would spin the loop while the stream writes). */
+    if (!alive || (n > 0 && stream)) {
+        lws_set_timeout(conn->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    lws_sul_schedule(conn->srv->ctx, 0, &conn->probe_sul, probe_cb, (lws_usec_t)HTTP__PROBE_MS * LWS_US_PER_MS);
+}
+
+void http__conn_probe_start(struct http_conn *conn)
+{
+    lws_sul_schedule(conn->srv->ctx, 0, &conn->probe_sul, probe_cb, (lws_usec_t)HTTP__PROBE_MS * LWS_US_PER_MS);
+}
+
+/* ---------------------------------------------------------------- connection state */
+
 /* Ends the connection's current transaction state; idempotent. */
 static void conn_reset(struct http_conn *conn)
 {
     if (!conn->srv)
         return;
     lws_sul_cancel(&conn->timeout_sul);
+    lws_sul_cancel(&conn->body_sul);
+    lws_sul_cancel(&conn->probe_sul);
+    /* A transaction ends with its response written, so with rx resumed (or the connection
+     * closing): nothing to undo in lws. */
+    conn->rx_paused = false;
+    conn->send_continue = false;
+    if (conn->resp && conn->resp->stream)
+        atomic_fetch_sub(&conn->srv->stats.streams, 1);
     if (conn->req) {
         struct http_request *req = conn->req;
         conn->req = NULL;
         req->conn = NULL;
         if (!req->dispatched)
             http__request_free(req);
+        else if (req->streaming)
+            http__stream_conn_gone(req); /* may free req */
     }
     http__response_free(conn->resp);
     conn->resp = NULL;
@@ -400,14 +527,21 @@ struct lws *http__conn_wsi(struct http_conn *conn)
 void http__conn_set_response(struct http_conn *conn, struct http_response *resp)
 {
     lws_sul_cancel(&conn->timeout_sul);
+    lws_sul_cancel(&conn->body_sul);
+    lws_sul_cancel(&conn->probe_sul);
+    conn->send_continue = false; /* the final answer replaces it */
     conn->req = NULL;
     http__response_free(conn->resp);
     conn->resp = resp;
-    lws_callback_on_writable(conn->wsi);
+    http__conn_writable(conn);
 }
 
-/* Answers a request the server still owns (before dispatch) and closes afterwards. */
-static void conn_refuse(struct http_conn *conn, int status, const char *msg)
+/* Answers a request the server still owns (before dispatch) with {"error": msg} and an
+ * optional extra header (hname NULL = none), and closes the connection once the answer is
+ * flushed. Body bytes lws reads meanwhile (a few KiB: one read per service round) are
+ * dropped by on_body; the rest is never read. (lws_rx_flow_control cannot stop the reading:
+ * in lws 4.1 a flow-controlled h1 connection is not serviced for POLLOUT either.) */
+static void conn_refuse_with(struct http_conn *conn, int status, const char *msg, const char *hname, const char *hvalue)
 {
     if (conn->req) {
         struct http_request *req = conn->req;
@@ -415,7 +549,8 @@ static void conn_refuse(struct http_conn *conn, int status, const char *msg)
         http__request_free(req);
     }
     struct http_response *resp = http__response_error(status, msg);
-    if (!resp) {
+    if (!resp || (hname && http__kv_add(&resp->headers, hname, strlen(hname), hvalue, strlen(hvalue)) != 0)) {
+        http__response_free(resp);
         lws_set_timeout(conn->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
         return;
     }
@@ -423,23 +558,72 @@ static void conn_refuse(struct http_conn *conn, int status, const char *msg)
     http__conn_set_response(conn, resp);
 }
 
+static void conn_refuse(struct http_conn *conn, int status, const char *msg)
+{
+    conn_refuse_with(conn, status, msg, NULL, NULL);
+}
+
 static void dispatch(struct http_conn *conn)
 {
     struct http_request *req = conn->req;
     struct http_server *srv = conn->srv;
     req->dispatched = true;
-    srv->requests++;
+    atomic_fetch_add(&srv->stats.requests, 1);
+    lws_sul_cancel(&conn->body_sul);
+    conn->send_continue = false;
     lws_set_timeout(conn->wsi, NO_PENDING_TIMEOUT, 0);
     lws_sul_schedule(srv->ctx, 0, &conn->timeout_sul, conn_timeout_cb,
                      (lws_usec_t)srv->cfg.request_timeout_ms * LWS_US_PER_MS);
-    if (srv->filter && srv->filter(req, srv->filter_user) == HTTP_FILTER_HANDLED)
-        return;
-    route_call(req);
+    if (!srv->filter || srv->filter(req, srv->filter_user) != HTTP_FILTER_HANDLED)
+        route_call(req);
+    /* Still held by its handler (answered: conn->req is NULL; a stream has conn->resp and
+     * watches itself): wait without reading, watching the client. */
+    if (conn->req && !conn->resp) {
+        http__conn_pause(conn);
+        http__conn_probe_start(conn);
+    }
+}
+
+/* Copies `len` bytes of header value into `out`, without the spaces and tabs around it. */
+static int append_trimmed(struct buf *out, const char *v, size_t len)
+{
+    while (len && (*v == ' ' || *v == '\t'))
+        v++, len--;
+    while (len && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+        len--;
+    return buf_append(out, v, len);
+}
+
+/* Value of standard header `tok` into `out`: its occurrences (lws fragments), each trimmed,
+ * joined by `sep`. Returns 0, or < 0 when out of memory. */
+static int header_value(struct lws *wsi, enum lws_token_indexes tok, const char *sep, struct buf *out)
+{
+    buf_init(out, 2 * HTTP__MAX_HEADER_DATA); /* room for the separators too */
+    for (int i = 0;; i++) {
+        int flen = lws_hdr_fragment_length(wsi, tok, i);
+        struct buf frag;
+        buf_init(&frag, HTTP__MAX_HEADER_DATA);
+        if (flen < 0 || buf_reserve(&frag, (size_t)flen) != 0)
+            return HTTP_ERR_NOMEM;
+        int got = lws_hdr_copy_fragment(wsi, frag.data, flen + 1, tok, i);
+        if (got < 0) {
+            buf_cleanup(&frag);
+            return 0; /* no more occurrences */
+        }
+        buf_commit(&frag, (size_t)got);
+        int rc = 0;
+        if (i > 0)
+            rc = buf_append_str(out, sep);
+        if (rc == 0)
+            rc = append_trimmed(out, frag.data, frag.len);
+        buf_cleanup(&frag);
+        if (rc != 0)
+            return HTTP_ERR_NOMEM;
+    }
 }
 
 static int snapshot_headers(struct http_request *req, struct lws *wsi)
 {
-    char small[512];
     for (int tok = 0; tok < WSI_TOKEN_COUNT; tok++) {
         const unsigned char *name = lws_token_to_string((enum lws_token_indexes)tok);
         if (!name)
@@ -447,36 +631,151 @@ static int snapshot_headers(struct http_request *req, struct lws *wsi)
         size_t nlen = strlen((const char *)name);
         if (nlen < 2 || name[nlen - 1] != ':' || name[0] == ':')
             continue; /* request-line tokens ("get ") and h2 pseudo headers */
-        int len = lws_hdr_total_length(wsi, (enum lws_token_indexes)tok);
-        if (len <= 0)
+        if (lws_hdr_total_length(wsi, (enum lws_token_indexes)tok) <= 0)
             continue;
-        char *buf = (size_t)len < sizeof(small) ? small : malloc((size_t)len + 1);
-        if (!buf)
-            return HTTP_ERR_NOMEM;
-        int got = lws_hdr_copy(wsi, buf, len + 1, (enum lws_token_indexes)tok);
-        int rc = got < 0 ? 0 : http__kv_add(&req->headers, (const char *)name, nlen - 1, buf, (size_t)got);
-        if (buf != small)
-            free(buf);
+        /* Repeated headers are one list (RFC 7230 3.2.2), except Cookie, whose pairs are
+         * separated by "; " (lws would glue them together without a separator). */
+        struct buf v;
+        int rc = header_value(wsi, (enum lws_token_indexes)tok, tok == WSI_TOKEN_HTTP_COOKIE ? "; " : ",", &v);
+        if (rc == 0)
+            rc = http__kv_add(&req->headers, (const char *)name, nlen - 1, buf_str(&v), v.len);
+        buf_cleanup(&v);
         if (rc)
             return rc;
     }
     return 0;
 }
 
+/* Query arguments, already percent-decoded by lws, one lws fragment each (any length). */
 static int snapshot_query(struct http_request *req, struct lws *wsi)
 {
-    char buf[2048];
     for (int i = 0;; i++) {
-        int n = lws_hdr_copy_fragment(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_URI_ARGS, i);
-        if (n < 0)
-            break;
-        const char *eq = memchr(buf, '=', (size_t)n);
-        int rc = eq ? http__kv_add(&req->query, buf, (size_t)(eq - buf), eq + 1, (size_t)(n - (eq - buf) - 1))
-                    : http__kv_add(&req->query, buf, (size_t)n, "", 0);
+        int flen = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+        struct buf b;
+        buf_init(&b, HTTP__MAX_HEADER_DATA);
+        if (flen < 0 || buf_reserve(&b, (size_t)flen) != 0)
+            return HTTP_ERR_NOMEM;
+        int n = lws_hdr_copy_fragment(wsi, b.data, flen + 1, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n < 0) {
+            buf_cleanup(&b);
+            return 0;
+        }
+        buf_commit(&b, (size_t)n);
+        const char *eq = memchr(b.data, '=', b.len);
+        int rc =
+            eq ? http__kv_add(&req->query, b.data, (size_t)(eq - b.data), eq + 1, b.len - (size_t)(eq - b.data) - 1)
+               : http__kv_add(&req->query, b.data, b.len, "", 0);
+        buf_cleanup(&b);
         if (rc)
             return rc;
     }
-    return 0;
+}
+
+/* Asks the authorizer (if any, and unless the route is exempt). Returns true to go on;
+ * false when the request was refused with 401. */
+static bool authorize(struct http_conn *conn)
+{
+    struct http_server *srv = conn->srv;
+    struct http_request *req = conn->req;
+    if (!srv->authorizer || (req->route && req->route->no_auth))
+        return true;
+    if (srv->authorizer(req, srv->authorizer_user) == HTTP_AUTH_ALLOW)
+        return true;
+    atomic_fetch_add(&srv->stats.unauthorized, 1);
+    bool presented = http__kv_get(&req->headers, "authorization", true) != NULL;
+    conn_refuse_with(conn, 401, presented ? "invalid credentials" : "authorization required", "WWW-Authenticate",
+                     presented ? "Bearer error=\"invalid_token\"" : "Bearer");
+    return false;
+}
+
+/* An upload route's request: a multipart/form-data body of clen bytes (checked against the
+ * route's cap already) that upload.c streams to a temp file. It takes none of the in-memory
+ * body budget: the body is never held in memory. Returns 1 (body expected) or -1 (refused). */
+static int admit_upload(struct http_conn *conn, size_t clen)
+{
+    char msg[200];
+    int status = http__upload_begin(conn->req, conn->wsi, clen, msg, sizeof(msg));
+    if (status == 0 && clen == 0) {
+        status = 400;
+        snprintf(msg, sizeof(msg), "empty body: expected a multipart/form-data form");
+    }
+    if (status) {
+        conn_refuse(conn, status, msg);
+        return -1;
+    }
+    return 1;
+}
+
+/* Decides on the headers whether a body may follow and reserves it in the server's body
+ * budget. Returns 1 when a body of req->body_admitted bytes is expected, 0 when there is no
+ * body, -1 when the request was refused (answered, connection closing). */
+static int admit_body(struct http_conn *conn)
+{
+    struct http_server *srv = conn->srv;
+    struct http_request *req = conn->req;
+    const char *cl = http__kv_get(&req->headers, "content-length", true);
+    const char *te = http__kv_get(&req->headers, "transfer-encoding", true);
+    if (te) {
+        /* lws 4.1 does not decode chunked request bodies; both headers at once is the
+         * classic request-smuggling ambiguity. */
+        if (cl)
+            conn_refuse(conn, 400, "both Content-Length and Transfer-Encoding");
+        else
+            conn_refuse(conn, 411, "Transfer-Encoding is not supported: send a Content-Length");
+        return -1;
+    }
+    bool upload = req->route && req->route->upload;
+    if (!cl && !upload)
+        return 0;
+    /* Digits only: strtoull alone would take " 5", "+5" and "-1" (as 2^64 - 1). A repeated
+     * Content-Length reads "5,5" and is refused too. */
+    if (cl && (!*cl || strspn(cl, "0123456789") != strlen(cl))) {
+        conn_refuse(conn, 400, "bad Content-Length");
+        return -1;
+    }
+    errno = 0;
+    unsigned long long clen = cl ? strtoull(cl, NULL, 10) : 0;
+    if (errno == ERANGE)
+        clen = ULLONG_MAX;
+    if (clen == 0 && !upload)
+        return 0;
+    char msg[200];
+    if (clen > req->body_max) {
+        snprintf(msg, sizeof(msg), "request body of %llu bytes exceeds the limit of %zu", clen, req->body_max);
+        conn_refuse(conn, 413, msg);
+        return -1;
+    }
+    if (upload)
+        return admit_upload(conn, (size_t)clen);
+    size_t budget = srv->cfg.max_body_inflight;
+    if (clen > budget) {
+        snprintf(msg, sizeof(msg), "request body of %llu bytes exceeds the server's in-flight body budget of %zu", clen,
+                 budget);
+        conn_refuse(conn, 413, msg);
+        return -1;
+    }
+    size_t admitted = atomic_load(&srv->stats.body_bytes_admitted);
+    if (clen > budget - admitted) {
+        atomic_fetch_add(&srv->stats.busy, 1);
+        snprintf(msg, sizeof(msg), "server busy: %zu of %zu in-flight body bytes in use, %llu more requested", admitted,
+                 budget, clen);
+        conn_refuse_with(conn, 503, msg, "Retry-After", "1");
+        return -1;
+    }
+    atomic_fetch_add(&srv->stats.body_bytes_admitted, (size_t)clen);
+    req->body_admitted = (size_t)clen;
+    buf_init(&req->body, (size_t)clen);
+    return 1;
+}
+
+static void body_timeout_cb(lws_sorted_usec_list_t *sul)
+{
+    struct http_conn *conn = lws_container_of(sul, struct http_conn, body_sul);
+    if (!conn->req || conn->req->dispatched || conn->resp)
+        return;
+    char msg[96];
+    snprintf(msg, sizeof(msg), "request body not received within %u s", conn->srv->cfg.body_timeout_s);
+    conn_refuse(conn, 408, msg);
 }
 
 static int on_http(struct http_conn *conn, struct lws *wsi, const char *uri, size_t ulen)
@@ -511,27 +810,23 @@ static int on_http(struct http_conn *conn, struct lws *wsi, const char *uri, siz
         return 0;
     }
     req->body_max = req->route && req->route->max_body ? req->route->max_body : srv->cfg.max_body;
-
-    const char *cl = http__kv_get(&req->headers, "content-length", true);
-    const char *te = http__kv_get(&req->headers, "transfer-encoding", true);
-    unsigned long long clen = 0;
-    if (cl) {
-        char *end;
-        errno = 0;
-        clen = strtoull(cl, &end, 10);
-        if (errno || end == cl || *end) {
-            conn_refuse(conn, 400, "bad Content-Length");
-            return 0;
-        }
-    }
-    if (clen > req->body_max) {
-        char msg[96];
-        snprintf(msg, sizeof(msg), "request body of %llu bytes exceeds the limit of %zu", clen, req->body_max);
-        conn_refuse(conn, 413, msg);
+    /* Everything that can refuse the request is decided here, on its headers, before lws
+     * reads a byte of its body. */
+    if (!authorize(conn))
         return 0;
-    }
-    if (clen > 0 || (te && strcasestr(te, "chunked"))) {
-        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)srv->cfg.body_timeout_s);
+    int body = admit_body(conn);
+    if (body < 0)
+        return 0;
+    if (body > 0) {
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)(srv->cfg.body_timeout_s + HTTP__LWS_SLACK_S));
+        lws_sul_schedule(srv->ctx, 0, &conn->body_sul, body_timeout_cb,
+                         (lws_usec_t)srv->cfg.body_timeout_s * LWS_US_PER_SEC);
+        const char *expect = http__kv_get(&req->headers, "expect", true);
+        if (expect && !strcasecmp(expect, "100-continue")) {
+            /* The client waits for this (curl: 1 s) before sending the body. */
+            conn->send_continue = true;
+            lws_callback_on_writable(wsi);
+        }
         return 0; /* wait for LWS_CALLBACK_HTTP_BODY ... BODY_COMPLETION */
     }
     dispatch(conn);
@@ -543,38 +838,46 @@ static int on_body(struct http_conn *conn, const void *in, size_t len)
     struct http_request *req = conn->req;
     if (!req || req->dispatched)
         return 0; /* refused already: the rest is discarded with the connection */
-    if (len > req->body_max - req->body_len) {
-        char msg[96];
-        snprintf(msg, sizeof(msg), "request body exceeds the limit of %zu bytes", req->body_max);
-        conn_refuse(conn, 413, msg);
+    /* The client is sending: it stopped waiting for a "100 Continue". */
+    conn->send_continue = false;
+    if (req->upload) {
+        char msg[200];
+        int status = http__upload_feed(req, in, len, msg, sizeof(msg));
+        if (status)
+            conn_refuse(conn, status, msg);
         return 0;
     }
-    if (req->body_len + len + 1 > req->body_cap) {
-        size_t cap = req->body_cap ? req->body_cap : 4096;
-        while (cap < req->body_len + len + 1)
-            cap *= 2;
-        char *n = realloc(req->body, cap);
-        if (!n) {
-            conn_refuse(conn, 500, "out of memory");
-            return 0;
-        }
-        req->body = n;
-        req->body_cap = cap;
+    /* The buffer's cap is the admitted Content-Length, which lws enforces as well. */
+    int rc = buf_append(&req->body, in, len);
+    if (rc == BUF_ETOOBIG) {
+        conn_refuse(conn, 413, "request body longer than its Content-Length");
+        return 0;
     }
-    memcpy(req->body + req->body_len, in, len);
-    req->body_len += len;
-    req->body[req->body_len] = '\0';
+    if (rc != 0) {
+        conn_refuse(conn, 500, "out of memory");
+        return 0;
+    }
+    atomic_fetch_add(&conn->srv->stats.body_bytes_received, len);
     return 0;
 }
 
 static int on_body_complete(struct http_conn *conn)
 {
-    if (conn->req && !conn->req->dispatched)
-        dispatch(conn);
+    if (!conn->req || conn->req->dispatched)
+        return 0; /* lws may repeat this when bytes follow the body */
+    if (conn->req->upload) {
+        char msg[200];
+        int status = http__upload_finish(conn->req, msg, sizeof(msg));
+        if (status) {
+            conn_refuse(conn, status, msg);
+            return 0;
+        }
+    }
+    dispatch(conn);
     return 0;
 }
 
-static int write_headers(struct http_conn *conn, struct http_response *resp)
+int http__write_headers(struct http_conn *conn, struct http_response *resp)
 {
     struct lws *wsi = conn->wsi;
     size_t need = LWS_PRE + 512 + (resp->content_type ? strlen(resp->content_type) : 0);
@@ -585,7 +888,9 @@ static int write_headers(struct http_conn *conn, struct http_response *resp)
         return -1;
     unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + need - 1;
     int rc = -1;
-    if (lws_add_http_common_headers(wsi, (unsigned)resp->status, resp->content_type, (lws_filepos_t)resp->len, &p, end))
+    /* A stream has no length: lws then adds "connection: close" itself. */
+    lws_filepos_t clen = resp->stream ? LWS_ILLEGAL_HTTP_CONTENT_LEN : (lws_filepos_t)resp->len;
+    if (lws_add_http_common_headers(wsi, (unsigned)resp->status, resp->content_type, clen, &p, end))
         goto out;
     for (size_t i = 0; i < resp->headers.n; i++) {
         char name[128];
@@ -614,15 +919,27 @@ out:
     return rc;
 }
 
+/* Writes the interim "100 Continue" a client asked for with Expect: 100-continue. */
+static int write_continue(struct http_conn *conn, struct lws *wsi)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    conn->send_continue = false;
+    unsigned char *start = conn->srv->scratch + LWS_PRE;
+    memcpy(start, cont, sizeof(cont) - 1);
+    return lws_write(wsi, start, sizeof(cont) - 1, LWS_WRITE_HTTP_HEADERS) == (int)(sizeof(cont) - 1) ? 0 : -1;
+}
+
 static int on_writeable(struct http_conn *conn, struct lws *wsi)
 {
     struct http_response *resp = conn->resp;
     if (!resp)
-        return 0;
+        return conn->send_continue ? write_continue(conn, wsi) : 0;
     if (resp->flushing)
         return lws_partial_buffered(wsi) ? (lws_callback_on_writable(wsi), 0) : -1;
+    if (resp->stream)
+        return http__stream_writeable(conn, wsi);
     if (!resp->headers_sent) {
-        if (write_headers(conn, resp))
+        if (http__write_headers(conn, resp))
             return -1;
         resp->headers_sent = true;
         if (resp->len) {
@@ -671,10 +988,48 @@ static void run_tasks(struct http_server *srv)
     }
 }
 
+/* A connection was accepted (its socket not yet adopted): closes it at once when the server
+ * holds max_connections already. */
+static int on_filter_connection(struct lws *wsi)
+{
+    struct http_server *srv = lws_context_user(lws_get_context(wsi));
+    if (!srv || atomic_load(&srv->stats.connections) < srv->cfg.max_connections)
+        return 0;
+    atomic_fetch_add(&srv->stats.connections_refused, 1);
+    return 1; /* lws closes the socket */
+}
+
+/* A client connection was adopted: count it, and mark its wsi so that its destruction (and
+ * no other wsi's, like the listener's) is counted back. */
+static int on_new_client(struct lws *wsi)
+{
+    struct http_server *srv = lws_context_user(lws_get_context(wsi));
+    if (srv) {
+        lws_set_opaque_user_data(wsi, srv);
+        atomic_fetch_add(&srv->stats.connections, 1);
+    }
+    return 0;
+}
+
+static int on_wsi_destroy(struct lws *wsi)
+{
+    struct http_server *srv = lws_context_user(lws_get_context(wsi));
+    if (srv && lws_get_opaque_user_data(wsi) == srv) {
+        lws_set_opaque_user_data(wsi, NULL);
+        atomic_fetch_sub(&srv->stats.connections, 1);
+    }
+    return 0;
+}
+
 static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
+    /* `user` is the per-session data only for the HTTP reasons below; for the connection
+     * life-cycle reasons it is something else (or NULL). */
     struct http_conn *conn = user;
     switch (reason) {
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: return on_filter_connection(wsi);
+    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED: return on_new_client(wsi);
+    case LWS_CALLBACK_WSI_DESTROY: return on_wsi_destroy(wsi);
     case LWS_CALLBACK_HTTP: return on_http(conn, wsi, in, len);
     case LWS_CALLBACK_HTTP_BODY: return on_body(conn, in, len);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION: return on_body_complete(conn);
@@ -710,6 +1065,9 @@ int http_server_start(struct http_server *srv)
         .user = srv,
         .protocols = protocols,
         .count_threads = 1,
+        /* Both are context-wide in lws 4.1 (ignored when given to a vhost). */
+        .max_http_header_data = HTTP__MAX_HEADER_DATA,
+        .timeout_secs = srv->cfg.body_timeout_s + HTTP__LWS_SLACK_S,
     };
     srv->ctx = lws_create_context(&info);
     if (!srv->ctx) {
@@ -722,8 +1080,9 @@ int http_server_start(struct http_server *srv)
         .vhost_name = "gsphttp",
         .protocols = protocols,
         .keepalive_timeout = (int)srv->cfg.keepalive_s,
-        .timeout_secs = srv->cfg.body_timeout_s,
-        .max_http_header_data = 8192,
+        /* lws holds a header table from the connection's first byte (or from accepting
+         * it) and drops the connection when the headers are not complete within this. */
+        .timeout_secs_ah_idle = srv->cfg.header_timeout_s,
         .options = LWS_SERVER_OPTION_DISABLE_IPV6,
     };
     srv->vh = lws_create_vhost(srv->ctx, &vinfo);
@@ -757,6 +1116,9 @@ int http_server_run(struct http_server *srv)
             srv->stopping = true;
             lws_sul_schedule(srv->ctx, 0, &srv->grace_sul, grace_cb,
                              (lws_usec_t)srv->cfg.stop_grace_ms * LWS_US_PER_MS);
+            /* Streams never finish by themselves: end them now, so that stopping waits for
+             * their queues to flush (within the grace), not for the grace to run out. */
+            http__streams_stop(srv);
         }
         if (srv->stopping && (srv->inflight == 0 || srv->grace_over))
             break;

@@ -286,7 +286,8 @@ int queue_batch_cancel(struct db *db, long long batch_id, char *msg, size_t n)
     PQclear(r);
     if (rc != 0)
         return end_tx(db, QUEUE_EDB);
-    snprintf(msg, n, "batch %s \"%s\" cancelled: %ld waiting order%s cancelled, %ld in progress (stopping at %s next step)",
+    snprintf(msg, n,
+             "batch %s \"%s\" cancelled: %ld waiting order%s cancelled, %ld in progress (stopping at %s next step)",
              bid, name, waiting, waiting == 1 ? "" : "s", inflight, inflight == 1 ? "its" : "their");
     return end_tx(db, 0);
 }

@@ -117,12 +117,13 @@ int queue_renew(struct db *db, const struct queue_claim *c, int lease_s, bool *c
     snprintf(tok, sizeof tok, "%lld", c->token);
     snprintf(lease, sizeof lease, "%d", lease_s);
     const char *p[] = {oid, tok, lease};
-    PGresult *r = db_query_prepared(db, "renew lease",
-                           "UPDATE orders o SET lease_expires_at = now() + make_interval(secs => $3::int)"
-                           " FROM batches b WHERE o.id = $1 AND o.lease_token = $2 AND o.status = 'in_progress'"
-                           "   AND b.id = o.batch_id"
-                           " RETURNING b.status = 'cancelled'",
-                           3, p);
+    PGresult *r =
+        db_query_prepared(db, "renew lease",
+                          "UPDATE orders o SET lease_expires_at = now() + make_interval(secs => $3::int)"
+                          " FROM batches b WHERE o.id = $1 AND o.lease_token = $2 AND o.status = 'in_progress'"
+                          "   AND b.id = o.batch_id"
+                          " RETURNING b.status = 'cancelled'",
+                          3, p);
     if (r == NULL)
         return QUEUE_EDB;
     int n = PQntuples(r);
@@ -143,12 +144,13 @@ int queue_log(struct db *db, const struct queue_claim *c, const char *worker, co
     char st[65];
     queue__step_name(step, st);
     const char *p[] = {oid, tok, att, st, level, message, duration_ms >= 0 ? dur : NULL, worker, screenshot};
-    PGresult *r = db_query_prepared(db, "audit log",
-                           "INSERT INTO order_logs (order_id, attempt, step, level, message, duration_ms, worker,"
-                           " screenshot)"
-                           " SELECT $1, $3, $4, $5, $6, $7, $8, $9 FROM orders"
-                           " WHERE id = $1 AND lease_token = $2 AND status = 'in_progress'",
-                           9, p);
+    PGresult *r =
+        db_query_prepared(db, "audit log",
+                          "INSERT INTO order_logs (order_id, attempt, step, level, message, duration_ms, worker,"
+                          " screenshot)"
+                          " SELECT $1, $3, $4, $5, $6, $7, $8, $9 FROM orders"
+                          " WHERE id = $1 AND lease_token = $2 AND status = 'in_progress'",
+                          9, p);
     if (r == NULL)
         return QUEUE_EDB;
     int n = atoi_safe(PQcmdTuples(r));
@@ -252,8 +254,18 @@ int queue_finish(struct db *db, const struct queue_claim *c, const struct queue_
         rc = QUEUE_EDB;
         goto out;
     }
-    const char *p[] = {oid,        tok,  status, back, delay, res->step ? step : NULL, res->error, cls,
-                       res->portal_reference, buf_str(&codes), buf_str(&outcomes), buf_str(&messages)};
+    const char *p[] = {oid,
+                       tok,
+                       status,
+                       back,
+                       delay,
+                       res->step ? step : NULL,
+                       res->error,
+                       cls,
+                       res->portal_reference,
+                       buf_str(&codes),
+                       buf_str(&outcomes),
+                       buf_str(&messages)};
     PGresult *r = db_query_prepared(db, "finish", FINISH_SQL, 12, p);
     if (r == NULL) {
         rc = QUEUE_EDB;

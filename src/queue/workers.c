@@ -46,12 +46,13 @@ int queue_worker_heartbeat(struct db *db, const char *id, const struct queue_wor
     snprintf(launches, sizeof launches, "%d", b->browser_launches);
     const char *p[] = {id,  b->status, b->current_order > 0 ? order : NULL, b->current_step, done, failed,
                        rss, launches};
-    PGresult *r = db_query_prepared(db, "heartbeat",
-                           "UPDATE workers SET heartbeat_at = now(), status = $2,"
-                           "  current_order = (SELECT id FROM orders WHERE id = $3::bigint), current_step = $4,"
-                           "  orders_done = $5, orders_failed = $6, browser_rss_mb = $7, browser_launches = $8"
-                           " WHERE id = $1 AND status NOT IN ('stopped', 'dead')",
-                           8, p);
+    PGresult *r =
+        db_query_prepared(db, "heartbeat",
+                          "UPDATE workers SET heartbeat_at = now(), status = $2,"
+                          "  current_order = (SELECT id FROM orders WHERE id = $3::bigint), current_step = $4,"
+                          "  orders_done = $5, orders_failed = $6, browser_rss_mb = $7, browser_launches = $8"
+                          " WHERE id = $1 AND status NOT IN ('stopped', 'dead')",
+                          8, p);
     if (r == NULL)
         return QUEUE_EDB;
     PQclear(r);

@@ -33,7 +33,9 @@ for c in migrate load start pause cancel retry retry-order delete status orders 
          breaker worker serve run order flow preflight screenshot; do
   check "help_$c" 0 "^usage: gspbot $c" -- "$G" "$c" --help
 done
-check not_built_says_so 2 'not built yet' -- "$G" serve
+check not_built_says_so 2 'not built yet' -- "$G" verify
+check serve_needs_a_token 2 'GSPBOT_API_TOKEN is not set' -- env -u GSPBOT_API_TOKEN "$G" serve --port 0
+check serve_insecure_only_on_loopback 2 'loopback only' -- env -u GSPBOT_API_TOKEN "$G" serve --port 0 --insecure-no-auth --host 0.0.0.0
 check bad_config_exit_3 3 'GSPBOT_CONCURRENCY \(environment\): "abc" is not a whole number' -- \
   env GSPBOT_CONCURRENCY=abc "$G" status
 printf 'GSPBOT_MAX_RETRIES=lots\n' > .env

@@ -117,15 +117,23 @@ static long request(const struct simproc *s, const char *path, const char *post,
         return -1;
     char url[512];
     snprintf(url, sizeof url, "%s%s", s->url, path);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)SIMPROC_HTTP_TIMEOUT_S);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)SIMPROC_HTTP_TIMEOUT_S) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, out) != CURLE_OK) {
+        fprintf(stderr, "simproc: libcurl refused an option\n");
+        curl_easy_cleanup(c);
+        return -1;
+    }
     struct curl_slist *h = NULL;
     if (post != NULL) {
         h = curl_slist_append(h, "Content-Type: application/json");
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
+        if (h == NULL || curl_easy_setopt(c, CURLOPT_HTTPHEADER, h) != CURLE_OK ||
+            curl_easy_setopt(c, CURLOPT_POSTFIELDS, post) != CURLE_OK) {
+            curl_slist_free_all(h);
+            curl_easy_cleanup(c);
+            return -1;
+        }
     }
     long status = -1;
     CURLcode rc = curl_easy_perform(c);

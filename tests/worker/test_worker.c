@@ -36,8 +36,8 @@ static char g_flow[128];      /* the shipped flow */
 static char g_slow_flow[128]; /* the shipped flow with a 1.5 s pause before each product */
 static char *g_db;            /* this test's database */
 static int g_case;
-static pid_t g_pools[8];      /* pools started by the running test (killed by teardown if left) */
-static long long g_t0;        /* when the running test started */
+static pid_t g_pools[8]; /* pools started by the running test (killed by teardown if left) */
+static long long g_t0;   /* when the running test started */
 static int g_npools;
 
 /* ------------------------------------------------------------------ helpers */
@@ -202,8 +202,8 @@ static char *wait_batch(long long id, const char *statuses, int timeout_s)
             char *counts = qs("SELECT string_agg(status || '=' || n, ' ') FROM (SELECT status, count(*) n FROM orders"
                               " WHERE batch_id = %lld GROUP BY status) x",
                               id);
-            fail_msg("batch %lld is %s (%s) after %d s; wanted %s", id, st ? st : "?", counts ? counts : "",
-                     timeout_s, statuses);
+            fail_msg("batch %lld is %s (%s) after %d s; wanted %s", id, st ? st : "?", counts ? counts : "", timeout_s,
+                     statuses);
         }
         free(st);
         sleep_ms(200);
@@ -468,13 +468,15 @@ static void test_pause_stops_claims_and_resume_finishes(void **state)
     long long b = load_batch("pause", 12, 0);
     start_batch(b);
     pid_t pool = spawn_pool("pause", 2, g_slow_flow, NULL);
-    wait_count(2, 120, "completed orders", "SELECT count(*) FROM orders WHERE batch_id = %lld AND status = 'completed'", b);
+    wait_count(2, 120, "completed orders", "SELECT count(*) FROM orders WHERE batch_id = %lld AND status = 'completed'",
+               b);
     char bid[24], out[512];
     snprintf(bid, sizeof bid, "%lld", b);
     const char *pause[] = {"pause", bid, NULL};
     assert_int_equal(gspbot(pause, out, sizeof out), 0);
     // Orders in flight finish; then nothing starts while paused.
-    wait_count(0, 60, "in progress", "SELECT -count(*) FROM orders WHERE batch_id = %lld AND status = 'in_progress'", b);
+    wait_count(0, 60, "in progress", "SELECT -count(*) FROM orders WHERE batch_id = %lld AND status = 'in_progress'",
+               b);
     long started = q("SELECT count(*) FROM order_logs l JOIN orders o ON o.id = l.order_id WHERE o.batch_id = %lld"
                      " AND l.message LIKE 'attempt %% started'",
                      b);
@@ -507,18 +509,20 @@ static void test_cancel_stops_orders_in_flight_at_their_next_step(void **state)
     long long t0 = now_ms();
     assert_int_equal(gspbot(cancel, out, sizeof out), 0);
     // In-flight orders stop at their next step (a heartbeat, then the step): well within the lease.
-    wait_count(0, 30, "in progress", "SELECT -count(*) FROM orders WHERE batch_id = %lld AND status = 'in_progress'", b);
+    wait_count(0, 30, "in progress", "SELECT -count(*) FROM orders WHERE batch_id = %lld AND status = 'in_progress'",
+               b);
     assert_true(now_ms() - t0 < 30000);
     char *st = qs("SELECT status FROM batches WHERE id = %lld", b);
     assert_string_equal(st, "cancelled");
     free(st);
-    assert_int_equal(q("SELECT count(*) FROM orders WHERE batch_id = %lld AND status NOT IN ('completed', 'cancelled')", b), 0);
+    assert_int_equal(
+        q("SELECT count(*) FROM orders WHERE batch_id = %lld AND status NOT IN ('completed', 'cancelled')", b), 0);
     assert_true(q("SELECT count(*) FROM orders WHERE batch_id = %lld AND status = 'cancelled'", b) >= 7);
     // Nothing further runs.
     long logs = q("SELECT count(*) FROM order_logs l JOIN orders o ON o.id = l.order_id WHERE o.batch_id = %lld", b);
     sleep_ms(3000);
-    assert_int_equal(q("SELECT count(*) FROM order_logs l JOIN orders o ON o.id = l.order_id WHERE o.batch_id = %lld", b),
-                     logs);
+    assert_int_equal(
+        q("SELECT count(*) FROM order_logs l JOIN orders o ON o.id = l.order_id WHERE o.batch_id = %lld", b), logs);
     stop_pool(pool);
     assert_nothing_left(pool, 10);
 }
@@ -535,10 +539,11 @@ static void test_fatal_is_not_retried_and_retry_runs_only_failed_orders(void **s
     assert_int_equal(q("SELECT count(*) FROM orders WHERE batch_id = %lld AND status = 'failed'", b), 3);
     // Fatal: one attempt each, no retry; the error names the portal's message.
     assert_int_equal(q("SELECT max(attempts) FROM orders WHERE batch_id = %lld AND status = 'failed'", b), 1);
-    assert_int_equal(q("SELECT count(*) FROM orders WHERE batch_id = %lld AND status = 'failed' AND error_class = 'fatal'"
-                       " AND last_error LIKE '%%no existe%%'",
-                       b),
-                     3);
+    assert_int_equal(
+        q("SELECT count(*) FROM orders WHERE batch_id = %lld AND status = 'failed' AND error_class = 'fatal'"
+          " AND last_error LIKE '%%no existe%%'",
+          b),
+        3);
     long completed_logs = q("SELECT count(*) FROM order_logs l JOIN orders o ON o.id = l.order_id"
                             " WHERE o.batch_id = %lld AND o.status = 'completed'",
                             b);
@@ -547,9 +552,11 @@ static void test_fatal_is_not_retried_and_retry_runs_only_failed_orders(void **s
     const char *retry[] = {"retry", bid, NULL};
     assert_int_equal(gspbot(retry, out, sizeof out), 0);
     assert_non_null(strstr(out, "3 failed orders queued again"));
-    wait_count(2, 60, "second attempts", "SELECT count(*) FROM order_logs l JOIN orders o ON o.id = l.order_id"
+    wait_count(2, 60, "second attempts",
+               "SELECT count(*) FROM order_logs l JOIN orders o ON o.id = l.order_id"
                " WHERE o.batch_id = %lld AND l.message LIKE 'attempt 1 of %% started' AND o.status <> 'completed'"
-               " GROUP BY o.id ORDER BY 1 LIMIT 1", b);
+               " GROUP BY o.id ORDER BY 1 LIMIT 1",
+               b);
     st = wait_batch(b, "completed|failed", 120);
     assert_string_equal(st, "failed");
     free(st);
@@ -609,8 +616,10 @@ static void test_sigkill_of_a_worker_gives_its_order_back_within_5s(void **state
     assert_int_equal(kill(w, SIGKILL), 0);
     // Claimed again (a second attempt started) within 5 s, long before the 6 s lease would expire
     // and well before a reaper relying on it: the advisory lock died with the worker.
-    wait_count(1, 5, "order given back", "SELECT count(*) FROM orders WHERE id = %lld AND (attempts >= 2 OR"
-               " status = 'retrying')", order);
+    wait_count(1, 5, "order given back",
+               "SELECT count(*) FROM orders WHERE id = %lld AND (attempts >= 2 OR"
+               " status = 'retrying')",
+               order);
     long long took = now_ms() - t0;
     char *st = wait_batch(b, "completed|failed", 300);
     assert_string_equal(st, "completed");
@@ -655,8 +664,10 @@ static void test_sigkill_of_chromium_fails_the_attempt_at_once_and_the_order_com
     long long t0 = now_ms();
     assert_int_equal(kill(chromium, SIGKILL), 0);
     // The attempt fails at once (a closed WebSocket), not after a timeout.
-    wait_count(1, 10, "failed attempt", "SELECT count(*) FROM order_logs WHERE order_id = %lld AND level = 'error'"
-               " AND message LIKE 'attempt 1 failed%%'", order);
+    wait_count(1, 10, "failed attempt",
+               "SELECT count(*) FROM order_logs WHERE order_id = %lld AND level = 'error'"
+               " AND message LIKE 'attempt 1 failed%%'",
+               order);
     assert_true(now_ms() - t0 < 10000);
     char *st = wait_batch(b, "completed|failed", 300);
     assert_string_equal(st, "completed");
@@ -737,8 +748,7 @@ static void test_breaker_opens_at_total_failure_and_one_probe_closes_it(void **s
     setenv("GSPBOT_MAX_RETRIES", "20", 1); // enough attempts to outlast the outage
     start_batch(b);
     setenv("GSPBOT_MAX_RETRIES", "3", 1);
-    const char *env[] = {"GSPBOT_BREAKER_FAILURES=3", "GSPBOT_BREAKER_COOLDOWN_S=4", "GSPBOT_RETRY_DELAY_MS=200",
-                         NULL};
+    const char *env[] = {"GSPBOT_BREAKER_FAILURES=3", "GSPBOT_BREAKER_COOLDOWN_S=4", "GSPBOT_RETRY_DELAY_MS=200", NULL};
     pid_t pool = spawn_pool("breaker", 2, g_flow, env);
     wait_count(1, 120, "breaker open", "SELECT count(*) FROM circuit_breaker WHERE state <> 'closed'");
     char out[1024];
@@ -848,7 +858,18 @@ static void test_rejected_password_pauses_every_batch_after_one_login(void **sta
     assert_non_null(strstr(reason, "Usuario o contraseña incorrectos"));
     free(reason);
     // Nothing counted against the orders: they wait, queued, for the fix.
-    assert_int_equal(q("SELECT count(*) FROM orders WHERE batch_id = %lld AND status = 'queued' AND attempts = 0", b), 6);
+    assert_int_equal(q("SELECT count(*) FROM orders WHERE batch_id = %lld AND status = 'queued' AND attempts = 0", b),
+                     6);
+    // The password is in no row of the database (the audit trail, errors, reasons, events).
+    char cmd[600], line[64] = "";
+    snprintf(cmd, sizeof cmd, "pg_dump --data-only '%s' | grep -c 'wrong-password'", g_db);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    if (fgets(line, sizeof line, p) == NULL)
+        line[0] = '\0';
+    pclose(p);
+    assert_int_equal(strtol(line, NULL, 10), 0);
+    assert_true(q("SELECT count(*) FROM order_logs") > 0); // there were rows to look through
     stop_pool(pool);
     assert_nothing_left(pool, 10);
 }
@@ -869,8 +890,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_postgres_down_for_5s_mid_batch_loses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_breaker_opens_at_total_failure_and_one_probe_closes_it, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_two_pools_never_hold_one_order_twice_and_max_sessions_keeps_one_session, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_pools_never_hold_one_order_twice_and_max_sessions_keeps_one_session,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_drains_releasing_the_order_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejected_password_pauses_every_batch_after_one_login, setup, teardown),
     };

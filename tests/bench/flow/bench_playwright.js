@@ -14,6 +14,8 @@
 // Prints "MARK start"/"MARK end" around the order loop (bench_sample measures CPU there) and one
 // JSON line. The orders must stay identical to bench_flow.c: order i = consultora 10000001+i,
 // products 80000+10*i+k+1 (k = 0..2), quantity (i+k)%3+1, cycle 202605. Password: env GSP_PASSWORD.
+// For several processes side by side (tests/bench/queue/run_e2e.sh): BENCH_FIRST=i starts at order
+// i, BENCH_NO_MARK=1 prints no MARK lines (the caller marks the window around all of them).
 'use strict';
 const { chromium } = require('playwright-core');
 
@@ -97,10 +99,11 @@ async function walkOrder(page, base, o, gotoConsultoras) {
   });
   const launchMs = performance.now() - t0;
   const ms = [];
-  console.log('MARK start');
+  const first = +(process.env.BENCH_FIRST || 0), marks = !process.env.BENCH_NO_MARK;
+  if (marks) console.log('MARK start');
   const loop0 = performance.now();
   let ctx = null, page = null;
-  for (let i = 0; i < n; i++) {
+  for (let i = first; i < first + n; i++) {
     const o = orderOf(i);
     const s = performance.now();
     if (mode === 'original') {
@@ -120,7 +123,7 @@ async function walkOrder(page, base, o, gotoConsultoras) {
     ms.push(performance.now() - s);
   }
   const loopMs = performance.now() - loop0;
-  console.log('MARK end');
+  if (marks) console.log('MARK end');
   if (mode === 'reuse') await ctx.close();
   const version = browser.version();
   await browser.close();
