@@ -17,7 +17,7 @@
 #endif
 
 /* Every command of SPEC section 5, in the order `gspbot --help` lists them. Each is defined in its
- * own cmd_NAME.c with its usage text (or in planned.c while it is not built). */
+ * own cmd_NAME.c with its usage text. */
 extern const struct cli_command cli_cmd_migrate;
 extern const struct cli_command cli_cmd_load;
 extern const struct cli_command cli_cmd_start;

@@ -244,21 +244,22 @@ static int get_bool(struct config *cfg, const struct env_file *ef, const char *k
     return -1;
 }
 
-/* GSP_PASSWORD_FILE: the whole file, less one trailing newline (Docker secrets end with one). */
-static int read_password_file(struct config *cfg, const struct env_file *ef)
+/* NAME_FILE: a secret read from a file (Docker and Swarm secrets), one trailing newline dropped.
+ * Setting both NAME and NAME_FILE is an error. *dst is the secret's slot in cfg. */
+static int read_secret_file(struct config *cfg, const struct env_file *ef, const char *name, char **dst)
 {
-    struct source s = lookup(ef, "GSP_PASSWORD_FILE");
+    char var[64];
+    snprintf(var, sizeof var, "%s_FILE", name);
+    struct source s = lookup(ef, var);
     if (s.value == NULL || *s.value == '\0')
         return 0;
-    if (cfg->password != NULL) {
-        snprintf(cfg->err, sizeof cfg->err,
-                 "GSP_PASSWORD and GSP_PASSWORD_FILE are both set: keep one (GSP_PASSWORD_FILE from %s)", s.where);
+    if (*dst != NULL) {
+        snprintf(cfg->err, sizeof cfg->err, "%s and %s are both set: keep one (%s from %s)", name, var, var, s.where);
         return -1;
     }
     FILE *f = fopen(s.value, "re");
     if (f == NULL) {
-        snprintf(cfg->err, sizeof cfg->err, "GSP_PASSWORD_FILE (%s): cannot read %s: %s", s.where, s.value,
-                 strerror(errno));
+        snprintf(cfg->err, sizeof cfg->err, "%s (%s): cannot read %s: %s", var, s.where, s.value, strerror(errno));
         return -1;
     }
     char buf[PASSWORD_FILE_MAX + 1];
@@ -267,7 +268,7 @@ static int read_password_file(struct config *cfg, const struct env_file *ef)
     fclose(f);
     if (too_big) {
         explicit_bzero(buf, sizeof buf);
-        snprintf(cfg->err, sizeof cfg->err, "GSP_PASSWORD_FILE (%s): %s is larger than %d bytes", s.where, s.value,
+        snprintf(cfg->err, sizeof cfg->err, "%s (%s): %s is larger than %d bytes", var, s.where, s.value,
                  PASSWORD_FILE_MAX);
         return -1;
     }
@@ -278,13 +279,13 @@ static int read_password_file(struct config *cfg, const struct env_file *ef)
         buf[--n] = '\0';
     if (n == 0 || memchr(buf, '\0', n) != NULL) {
         explicit_bzero(buf, sizeof buf);
-        snprintf(cfg->err, sizeof cfg->err, "GSP_PASSWORD_FILE (%s): %s is empty or binary", s.where, s.value);
+        snprintf(cfg->err, sizeof cfg->err, "%s (%s): %s is empty or binary", var, s.where, s.value);
         return -1;
     }
-    cfg->password = strdup(buf);
+    *dst = strdup(buf);
     explicit_bzero(buf, sizeof buf);
-    if (cfg->password == NULL) {
-        snprintf(cfg->err, sizeof cfg->err, "GSP_PASSWORD_FILE: out of memory");
+    if (*dst == NULL) {
+        snprintf(cfg->err, sizeof cfg->err, "%s: out of memory", var);
         return -1;
     }
     return 0;
@@ -324,7 +325,7 @@ int config_load(struct config *cfg, const char *env_file)
     rc = rc ? rc : get_string(cfg, &ef, "GSP_BASE_URL", &cfg->base_url);
     rc = rc ? rc : get_string(cfg, &ef, "GSP_USER_CODE", &cfg->user_code);
     rc = rc ? rc : get_string(cfg, &ef, "GSP_PASSWORD", &cfg->password);
-    rc = rc ? rc : read_password_file(cfg, &ef);
+    rc = rc ? rc : read_secret_file(cfg, &ef, "GSP_PASSWORD", &cfg->password);
     // Registered at once, so that no later error message (a password pasted into the wrong
     // variable, say) can print it.
     log_add_secret(cfg->password);
@@ -332,6 +333,7 @@ int config_load(struct config *cfg, const char *env_file)
     rc = rc ? rc : get_string(cfg, &ef, "GSPBOT_FLOW", &cfg->flow_path);
     rc = rc ? rc : get_string(cfg, &ef, "GSPBOT_SCREENSHOT_DIR", &cfg->screenshot_dir);
     rc = rc ? rc : get_string(cfg, &ef, "GSPBOT_API_TOKEN", &cfg->api_token);
+    rc = rc ? rc : read_secret_file(cfg, &ef, "GSPBOT_API_TOKEN", &cfg->api_token);
     log_add_secret(cfg->api_token);
     rc = rc ? rc : get_string(cfg, &ef, "CHROMIUM_PATH", &cfg->chromium_path);
     rc = rc ? rc : get_int(cfg, &ef, "GSPBOT_CONCURRENCY", 3, 1, 64, &cfg->concurrency);

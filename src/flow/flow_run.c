@@ -637,6 +637,18 @@ static int run_items(struct run *r, const struct flow_step *st, struct outcome *
     return rc;
 }
 
+/* verify: reads the cart with the step's expression and reports every line; adds nothing. */
+static int report_cart(struct run *r, const struct flow_step *st, const struct flow_vars *v, struct outcome *out)
+{
+    struct cart c;
+    if (read_cart(r, st, v, &c, out) != 0)
+        return -1;
+    for (size_t i = 0; i < c.n; i++)
+        r->o->on_cart(r->o->event_arg, c.v[i].code, c.v[i].qty);
+    free(c.v);
+    return 0;
+}
+
 /* ---- evidence ---- */
 
 static void save_evidence(struct run *r, const char *step)
@@ -728,7 +740,7 @@ static int should_skip(struct run *r, const struct flow_step *st, struct outcome
 static bool stop_here(const struct run *r, const struct flow_step *st)
 {
     const char *stop = r->o->stop_before_step;
-    if (stop == NULL)
+    if (stop == NULL || r->o->on_cart != NULL)
         return false;
     return *stop == '\0' ? st->for_each_item.n > 0 : strcmp(stop, st->name) == 0;
 }
@@ -764,7 +776,9 @@ static int walk(struct run *r, struct outcome *out, const char **failed_step)
             memset(out, 0, sizeof *out);
             out->det = -1;
             rc = run_actions(r, st->name, &st->actions, &v, out);
-            if (rc == 0 && st->for_each_item.n > 0)
+            if (rc == 0 && st->cart != NULL && r->o->on_cart != NULL)
+                rc = report_cart(r, st, &v, out); // verify: read the cart, add nothing
+            else if (rc == 0 && st->for_each_item.n > 0)
                 rc = run_items(r, st, out);
             struct flow_event ev = {.kind = rc ? FLOW_EV_STEP_FAILED : FLOW_EV_STEP_OK,
                                     .step = st->name,
@@ -786,6 +800,13 @@ static int walk(struct run *r, struct outcome *out, const char **failed_step)
         if (rc != 0)
             return -1;
         snprintf(r->res->step, sizeof r->res->step, "%s", st->name);
+        if (st->cart != NULL && r->o->on_cart != NULL)
+            return 0; // verify stops at the cart it read
+    }
+    if (r->o->on_cart != NULL) {
+        out->cls = FLOW_CLASS_ABORT;
+        snprintf(out->msg, sizeof out->msg, "the flow has no step with a \"cart\" expression to read the cart with");
+        return -1;
     }
     return 0;
 }

@@ -33,7 +33,6 @@ for c in migrate load start pause cancel retry retry-order delete status orders 
          breaker worker serve run order flow preflight screenshot; do
   check "help_$c" 0 "^usage: gspbot $c" -- "$G" "$c" --help
 done
-check not_built_says_so 2 'not built yet' -- "$G" verify
 check serve_needs_a_token 2 'GSPBOT_API_TOKEN is not set' -- env -u GSPBOT_API_TOKEN "$G" serve --port 0
 check serve_insecure_only_on_loopback 2 'loopback only' -- env -u GSPBOT_API_TOKEN "$G" serve --port 0 --insecure-no-auth --host 0.0.0.0
 check bad_config_exit_3 3 'GSPBOT_CONCURRENCY \(environment\): "abc" is not a whole number' -- \
@@ -96,6 +95,8 @@ check delete_unknown 2 'no batch 99' -- "$G" delete 99
 check delete_cancelled 0 'deleted with its orders' -- "$G" delete 1
 check worker_bad_concurrency 2 'a whole number in 1..64' -- "$G" worker --concurrency 0
 check run_needs_file 2 'usage: gspbot run FILE' -- "$G" run
+check verify_unknown_batch 2 'no batch 99' -- "$G" verify 99
+check verify_bad_status 2 'a status' -- "$G" verify 1 --status nope
 
 # Browser commands: usage errors, configuration errors and the flow checker's exit codes.
 flow="$here/../../data/flows/gsp-sim.json"

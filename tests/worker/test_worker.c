@@ -874,6 +874,51 @@ static void test_rejected_password_pauses_every_batch_after_one_login(void **sta
     assert_nothing_left(pool, 10);
 }
 
+/* gspbot verify: every cart read back from the portal; the ones changed behind gspbot's back are
+ * flagged, the others exact, and the results are kept on the orders. */
+static void test_verify_reads_every_cart_back_and_flags_the_differences(void **state)
+{
+    (void)state;
+    long long b = load_batch("verify", 6, 5); // order 5: a consultora the portal does not know
+    start_batch(b);
+    pid_t pool = spawn_pool("verify", 2, g_flow, NULL);
+    char *st = wait_batch(b, "completed|failed", 300);
+    assert_string_equal(st, "failed");
+    free(st);
+    stop_pool(pool);
+    assert_carts_exact(b);
+    // Behind gspbot's back: a product nobody ordered in order 1's cart, and one of order 2's
+    // products taken out.
+    assert_int_equal(simproc_post(&g_sim, "/__sim/cart",
+                                  "{\"consultora\": \"4verify0001\", \"cycle\": \"" CYCLE
+                                  "\", \"products\": {\"55555\": 1}}"),
+                     200);
+    assert_int_equal(simproc_post(&g_sim, "/__sim/cart",
+                                  "{\"consultora\": \"4verify0002\", \"cycle\": \"" CYCLE
+                                  "\", \"products\": {\"80002\": 0}}"),
+                     200);
+    long adds = simproc_stat(&g_sim, "adds");
+    char bid[24], out[16384];
+    snprintf(bid, sizeof bid, "%lld", b);
+    const char *args[] = {"verify", bid, "--status", "all", "--concurrency", "2", "--flow", g_flow, "--json", NULL};
+    int rc = gspbot(args, out, sizeof out);
+    if (rc != 1)
+        fail_msg("verify: exit %d (want 1: differences): %.2000s", rc, out);
+    assert_int_equal(simproc_stat(&g_sim, "adds"), adds); // read-only: nothing was added
+    char *r1 = qs("SELECT verify_result FROM orders WHERE consultora_code = '4verify0001' AND batch_id = %lld", b);
+    char *r2 = qs("SELECT verify_result FROM orders WHERE consultora_code = '4verify0002' AND batch_id = %lld", b);
+    assert_string_equal(r1, "unexpected");
+    assert_string_equal(r2, "missing");
+    free(r1);
+    free(r2);
+    assert_int_equal(q("SELECT count(*) FROM orders WHERE batch_id = %lld AND verify_result = 'exact'", b), 4);
+    char *d = qs("SELECT verify_detail FROM orders WHERE consultora_code = '4verify0002' AND batch_id = %lld", b);
+    assert_non_null(strstr(d, "80002: portal 0, database"));
+    free(d);
+    assert_non_null(strstr(out, "\"unexpected\": 1"));
+    assert_nothing_left(pool, 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -894,6 +939,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_drains_releasing_the_order_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejected_password_pauses_every_batch_after_one_login, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_reads_every_cart_back_and_flags_the_differences, setup, teardown),
     };
     return cmocka_run_group_tests_name("worker", tests, group_setup, group_teardown);
 }

@@ -69,6 +69,11 @@ struct flow_run_opts {
     int max_session_restarts;             /* session errors absorbed per attempt; <= 0: 2 */
     bool (*should_stop)(void *event_arg); /* asked before every step and action; true stops the
                                              attempt (res->stopped); NULL = never */
+    /* verify: when set, the walk runs up to the first step with a `cart`, runs that step's actions
+     * (which bring the cart page), reads the cart and calls on_cart(event_arg, code, quantity) for
+     * every line, then stops successfully: no product is added. A flow without a cart step fails
+     * (abort). stop_before_step is ignored. */
+    void (*on_cart)(void *event_arg, const char *product_code, long quantity);
 };
 
 /* The result of one attempt. */

@@ -249,6 +249,31 @@ QUEUE_WUR int queue_workers_json(struct db *db, bool all, cJSON **out);
  * item, with status, outcome, error and portal reference as extra columns. */
 QUEUE_WUR int queue_export(struct db *db, long long batch_id, const char *status, FILE *f, long *rows);
 
+/* ------------------------------------------------------------------ verify */
+
+/* The orders `gspbot verify` reads back, with what the database says their cart must hold:
+ * a completed order all its products; any other order the products whose outcome says they went
+ * in (added, already_in_cart); nothing else. status NULL = completed, "all" = every order. */
+struct queue_verify_item {
+    char product_code[21];
+    int expected;
+};
+struct queue_verify_order {
+    long long id;
+    char consultora_code[21];
+    char consultora_name[201];
+    char status[16];
+    struct queue_verify_item *items; /* owned */
+    size_t nitems;
+};
+/* Fills *out (caller frees with queue_verify_orders_free) with the batch's orders. Returns how
+ * many, QUEUE_ENOENT (no such batch), QUEUE_EDB or QUEUE_ENOMEM. */
+QUEUE_WUR int queue_verify_orders(struct db *db, long long batch_id, const char *status,
+                                  struct queue_verify_order **out, size_t *n);
+void queue_verify_orders_free(struct queue_verify_order *v, size_t n);
+/* Records an order's verification (orders.verified_at, verify_result, verify_detail). */
+QUEUE_WUR int queue_verify_record(struct db *db, long long order_id, const char *result, const char *detail);
+
 /* "out of memory", "database error", ... */
 const char *queue_strerror(int code);
 

@@ -12,6 +12,8 @@
 
 #include <stdbool.h>
 
+#include <cjson/cJSON.h>
+
 struct config;
 struct flow;
 
@@ -40,6 +42,23 @@ struct pool_opts {
  * worker that cannot start five times in a row (3, with the reason on stderr). Opens its own
  * database connection for reaping dead workers' orders at once. Returns the exit code. */
 int pool_run(const struct pool_opts *o);
+
+/* `gspbot verify`: reads each order's cart back from the portal (nothing is added) and compares
+ * it with the database, in `concurrency` processes each with its own Chromium. */
+struct verify_opts {
+    const struct config *cfg; /* borrowed */
+    const struct flow *flow;  /* borrowed: must have a step with a `cart` expression */
+    long long batch_id;
+    const char *status; /* orders in this status; NULL = completed, "all" = every order */
+    int concurrency;    /* processes (1..16) */
+};
+
+/* Verifies the batch's orders, records each result on its order (verify_result: exact, missing,
+ * excess, unexpected, mismatch, error) and builds *report (may be NULL; caller frees):
+ * {"batch_id", "orders": [{order_id, consultora_code, status, result, detail}], "summary": {...}}.
+ * Returns 0 when every order is exact, 1 when some differ or could not be read, 2 no such batch,
+ * 3 database or browser unavailable or the portal refused the login, 130 interrupted. */
+int verify_batch(const struct verify_opts *o, cJSON **report);
 
 /* The stop request the pool's signal handlers set (0 = none, else the signal number), for the
  * caller's own waits. */
