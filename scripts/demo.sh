@@ -72,4 +72,11 @@ echo "demo: done (run exit code $rc)."
 echo "  the single order's step-by-step timeline: $state/trace/index.html"
 echo "  the run's results: $state/results.json"
 echo "  look around: export DATABASE_URL='$DATABASE_URL'; $G orders 1; $G logs 1; $G failures 1"
+# The dashboard on the demo's data: a token of its own, kept in .gspbot/ (0600), never printed in ps.
+token_file="$state/api-token"
+[ -s "$token_file" ] || { (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$token_file"); }
+echo
+echo "The dashboard on the demo's data:"
+echo "  DATABASE_URL='$DATABASE_URL' GSPBOT_API_TOKEN_FILE=$token_file $G serve --port 8000"
+echo "  then open http://127.0.0.1:8000/ and enter the token: $(cat "$token_file")"
 exit $rc

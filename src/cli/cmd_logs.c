@@ -42,6 +42,8 @@ static int cmd_logs(int argc, char **argv, const struct config *cfg)
            cJSON_GetObjectItem(order, "batch_id")->valuedouble, s_or(order, "status", "?"), s_or(order, "step", "-"),
            cJSON_GetObjectItem(order, "attempts")->valuedouble,
            cJSON_GetObjectItem(order, "max_attempts")->valuedouble);
+    if (s_or(order, "portal_reference", NULL))
+        printf("portal reference: %s\n", s_or(order, "portal_reference", ""));
     if (s_or(order, "last_error", NULL))
         printf("last error (%s): %s\n", s_or(order, "error_class", "?"), s_or(order, "last_error", ""));
     const cJSON *p;

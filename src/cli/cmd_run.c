@@ -220,12 +220,33 @@ static int summary(struct db *db, long long batch_id, double wall_s, cJSON **out
             cJSON_Delete(detail);
         }
     }
+    // The confirmation numbers the portal gave (a flow's `capture`): staff are asked for them.
+    cJSON *refs = cJSON_CreateArray();
+    cJSON *done = NULL;
+    if (refs != NULL && queue_orders_json(db, batch_id, "completed", 1, 100000, &done) == 0) {
+        cJSON_ArrayForEach(o, cJSON_GetObjectItem(done, "orders"))
+        {
+            const cJSON *ref = cJSON_GetObjectItem(o, "portal_reference");
+            if (!cJSON_IsString(ref))
+                continue;
+            cJSON *r = cJSON_CreateObject();
+            cJSON_AddNumberToObject(r, "id", cJSON_GetObjectItem(o, "id")->valuedouble);
+            cJSON_AddStringToObject(r, "consultora_code", cJSON_GetObjectItem(o, "consultora_code")->valuestring);
+            cJSON_AddStringToObject(r, "portal_reference", ref->valuestring);
+            cJSON_AddItemToArray(refs, r);
+        }
+    }
+    cJSON_Delete(done);
+    if (cJSON_GetArraySize(refs) > 0)
+        printf("\n%d order%s with a portal reference (see --output or gspbot export)\n", cJSON_GetArraySize(refs),
+               cJSON_GetArraySize(refs) == 1 ? "" : "s");
     cJSON *j = stats_to_json(&s);
     cJSON_AddNumberToObject(j, "completed", (double)s.counts[ORDER_COMPLETED]);
     cJSON_AddNumberToObject(j, "failed", (double)s.counts[ORDER_FAILED]);
     cJSON_AddNumberToObject(j, "success_rate", rate);
     cJSON_AddNumberToObject(j, "wall_s", wall_s);
     cJSON_AddItemToObject(j, "failed_orders", failed);
+    cJSON_AddItemToObject(j, "portal_references", refs);
     *out = j;
     return 0;
 }

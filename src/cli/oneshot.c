@@ -154,6 +154,8 @@ int oneshot_run(const struct config *cfg, const struct oneshot_opts *o, const st
         rc = EXIT_OK;
         printf("done: %s in %.2f s (last step %s)\n", o->stop_before_step ? "preflight passed" : "order complete",
                res.ms / 1000.0, res.step[0] ? res.step : "-");
+        if (res.portal_reference[0] != '\0')
+            printf("portal reference: %s\n", res.portal_reference);
         break;
     case FLOW_NEXT_STOPPED:
         rc = EXIT_INTERRUPTED;

@@ -16,8 +16,12 @@
 #define FLOW_TIMEOUT_MAX_MS 3600000
 #define FLOW_SLEEP_MAX_MS   600000
 
-const char *const FLOW_VERB_NAMES[FLOW_VERB_COUNT] = {"goto",     "click",    "fill", "select",     "press",
-                                                      "wait_for", "wait_url", "eval", "screenshot", "sleep_ms"};
+const char *const FLOW_VERB_NAMES[FLOW_VERB_COUNT] = {"goto",     "click", "fill",       "select",   "press",  "wait_for",
+                                                      "wait_url", "eval",  "screenshot", "sleep_ms", "capture"};
+
+#define VERB_LIST "goto, click, fill, select, press, wait_for, wait_url, eval, screenshot, sleep_ms, capture"
+#define OPTION_LIST                                                                                                    \
+    "timeout_ms, text, optional, value, secret, on, state, unless_here, frame, dialog, dialog_text, popup, as"
 
 const char *flow_class_name(enum flow_class c)
 {
@@ -40,6 +44,11 @@ enum {
     OPT_ON = 1 << 5,
     OPT_STATE = 1 << 6,
     OPT_UNLESS_HERE = 1 << 7,
+    OPT_FRAME = 1 << 8,
+    OPT_DIALOG = 1 << 9,
+    OPT_DIALOG_TEXT = 1 << 10,
+    OPT_POPUP = 1 << 11,
+    OPT_AS = 1 << 12,
 };
 
 static const struct {
@@ -47,20 +56,42 @@ static const struct {
     unsigned bit;
 } OPTIONS[] = {
     {"timeout_ms", OPT_TIMEOUT}, {"text", OPT_TEXT}, {"optional", OPT_OPTIONAL}, {"value", OPT_VALUE},
-    {"secret", OPT_SECRET},      {"on", OPT_ON},     {"state", OPT_STATE},       {"unless_here", OPT_UNLESS_HERE}};
+    {"secret", OPT_SECRET},      {"on", OPT_ON},     {"state", OPT_STATE},       {"unless_here", OPT_UNLESS_HERE},
+    {"frame", OPT_FRAME},        {"dialog", OPT_DIALOG}, {"dialog_text", OPT_DIALOG_TEXT}, {"popup", OPT_POPUP},
+    {"as", OPT_AS}};
+
+/* Options every verb that may open a JS dialog or a window takes. */
+#define OPT_OPENS (OPT_DIALOG | OPT_DIALOG_TEXT | OPT_POPUP)
 
 static const unsigned VERB_OPTIONS[FLOW_VERB_COUNT] = {
-    [FLOW_GOTO] = OPT_TIMEOUT | OPT_OPTIONAL | OPT_UNLESS_HERE,
-    [FLOW_CLICK] = OPT_TIMEOUT | OPT_OPTIONAL | OPT_TEXT,
-    [FLOW_FILL] = OPT_TIMEOUT | OPT_OPTIONAL | OPT_TEXT | OPT_VALUE | OPT_SECRET,
-    [FLOW_SELECT] = OPT_TIMEOUT | OPT_OPTIONAL | OPT_TEXT | OPT_VALUE,
-    [FLOW_PRESS] = OPT_TIMEOUT | OPT_OPTIONAL | OPT_TEXT | OPT_ON,
-    [FLOW_WAIT_FOR] = OPT_TIMEOUT | OPT_OPTIONAL | OPT_TEXT | OPT_STATE,
-    [FLOW_WAIT_URL] = OPT_TIMEOUT | OPT_OPTIONAL,
-    [FLOW_EVAL] = OPT_TIMEOUT | OPT_OPTIONAL,
-    [FLOW_SCREENSHOT] = OPT_OPTIONAL,
-    [FLOW_SLEEP_MS] = 0,
+    [FLOW_GOTO] = OPT_TIMEOUT | OPT_OPTIONAL | OPT_UNLESS_HERE | OPT_DIALOG | OPT_DIALOG_TEXT | OPT_POPUP,
+    [FLOW_CLICK] = OPT_TIMEOUT | OPT_OPTIONAL | OPT_TEXT | OPT_FRAME | OPT_OPENS,
+    [FLOW_FILL] = OPT_TIMEOUT | OPT_OPTIONAL | OPT_TEXT | OPT_VALUE | OPT_SECRET | OPT_FRAME | OPT_OPENS,
+    [FLOW_SELECT] = OPT_TIMEOUT | OPT_OPTIONAL | OPT_TEXT | OPT_VALUE | OPT_FRAME | OPT_OPENS,
+    [FLOW_PRESS] = OPT_TIMEOUT | OPT_OPTIONAL | OPT_TEXT | OPT_ON | OPT_FRAME | OPT_OPENS,
+    [FLOW_WAIT_FOR] = OPT_TIMEOUT | OPT_OPTIONAL | OPT_TEXT | OPT_STATE | OPT_FRAME | OPT_POPUP,
+    [FLOW_WAIT_URL] = OPT_TIMEOUT | OPT_OPTIONAL | OPT_POPUP,
+    [FLOW_EVAL] = OPT_TIMEOUT | OPT_OPTIONAL | OPT_FRAME | OPT_OPENS,
+    [FLOW_SCREENSHOT] = OPT_OPTIONAL | OPT_POPUP,
+    [FLOW_SLEEP_MS] = OPT_POPUP,
+    [FLOW_CAPTURE] = OPT_TIMEOUT | OPT_OPTIONAL | OPT_TEXT | OPT_FRAME | OPT_AS | OPT_POPUP,
 };
+
+/* Where captured values may go (columns of the order). */
+static const char *const CAPTURE_NAMES[] = {"portal_reference"};
+
+/* ARIA roles a {"role": ...} target may name (WAI-ARIA 1.2, the ones a form or a page shows). */
+static const char *const ARIA_ROLES[] = {
+    "alert",      "alertdialog", "article",      "banner",    "button",      "cell",     "checkbox",
+    "columnheader", "combobox",  "complementary", "contentinfo", "dialog",   "document", "feed",
+    "figure",     "form",        "grid",         "gridcell",  "group",       "heading",  "img",
+    "link",       "list",        "listbox",      "listitem",  "main",        "marquee",  "math",
+    "menu",       "menubar",     "menuitem",     "menuitemcheckbox", "menuitemradio", "meter", "navigation",
+    "note",       "option",      "paragraph",    "presentation", "progressbar", "radio",  "radiogroup",
+    "region",     "row",         "rowgroup",     "rowheader", "scrollbar",   "search",   "searchbox",
+    "separator",  "slider",      "spinbutton",   "status",    "switch",      "tab",      "table",
+    "tablist",    "tabpanel",    "term",         "textbox",   "timer",       "toolbar",  "tooltip",
+    "tree",       "treegrid",    "treeitem"};
 
 /* Where a template is, for the scope rules of its variables. */
 enum tmpl_where {
@@ -173,7 +204,131 @@ static void check_selector(struct parser *p, const char *path, const char *sel, 
 
 static bool is_selector_verb(enum flow_verb v)
 {
-    return v == FLOW_CLICK || v == FLOW_FILL || v == FLOW_SELECT || v == FLOW_WAIT_FOR;
+    return v == FLOW_CLICK || v == FLOW_FILL || v == FLOW_SELECT || v == FLOW_WAIT_FOR || v == FLOW_CAPTURE;
+}
+
+/* {"role": "button", "name": "Agregar"} -> role=button[name="Agregar"] (the name's literal text
+ * escaped; its variables are escaped when expanded, FLOW_CTX_ROLE). NULL after a diagnostic. */
+static char *role_target(struct parser *p, const char *path, const cJSON *j, enum tmpl_where where)
+{
+    char kp[192];
+    for (const cJSON *k = j->child; k != NULL; k = k->next) {
+        if (strcmp(k->string, "role") != 0 && strcmp(k->string, "name") != 0) {
+            snprintf(kp, sizeof kp, "%s.%s", path, k->string);
+            diag(p, kp, "unknown key \"%s\" (a role target has role and name)", k->string);
+            return NULL;
+        }
+    }
+    const cJSON *role = cJSON_GetObjectItemCaseSensitive(j, "role");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "name");
+    snprintf(kp, sizeof kp, "%s.role", path);
+    if (!cJSON_IsString(role)) {
+        diag(p, role ? kp : path, "a target object needs a \"role\" string, as in {\"role\": \"button\", \"name\": \"Agregar\"}");
+        return NULL;
+    }
+    bool known = false;
+    for (size_t i = 0; i < sizeof ARIA_ROLES / sizeof ARIA_ROLES[0]; i++)
+        known |= strcmp(role->valuestring, ARIA_ROLES[i]) == 0;
+    if (!known) {
+        diag(p, kp, "unknown ARIA role \"%.40s\" (button, link, textbox, combobox, listbox, option, checkbox, "
+                    "radio, tab, menuitem, heading, dialog, row, cell, ...)",
+             role->valuestring);
+        return NULL;
+    }
+    snprintf(kp, sizeof kp, "%s.name", path);
+    if (name != NULL && (!cJSON_IsString(name) || *name->valuestring == '\0')) {
+        diag(p, kp, "must be a non-empty string (the accessible name: the label, the text, aria-label)");
+        return NULL;
+    }
+    if (name != NULL)
+        check_template(p, kp, name->valuestring, where, /* secret_ok= */ false);
+    // role=R or role=R[name="N"], with \ and " of N escaped.
+    size_t nlen = name != NULL ? strlen(name->valuestring) : 0;
+    size_t cap = strlen(role->valuestring) + 2 * nlen + 24;
+    char *out = malloc(cap);
+    if (out == NULL) {
+        p->oom = true;
+        return NULL;
+    }
+    size_t o = (size_t)snprintf(out, cap, "role=%s", role->valuestring);
+    if (name != NULL) {
+        memcpy(out + o, "[name=\"", 7);
+        o += 7;
+        for (const char *c = name->valuestring; *c != '\0'; c++) {
+            if (*c == '"' || *c == '\\')
+                out[o++] = '\\';
+            out[o++] = *c;
+        }
+        out[o++] = '"';
+        out[o++] = ']';
+        out[o] = '\0';
+    }
+    return out;
+}
+
+/* A target: a selector string, or a role object for the verbs that take an element. */
+static char *parse_target(struct parser *p, const char *path, const cJSON *j, enum tmpl_where where, bool roles_ok)
+{
+    if (roles_ok && cJSON_IsObject(j))
+        return role_target(p, path, j, where);
+    if (!cJSON_IsString(j)) {
+        diag(p, path, roles_ok ? "must be a CSS selector or {\"role\": ..., \"name\": ...}, not %s"
+                               : "must be a CSS selector string, not %s",
+             type_name(j));
+        return NULL;
+    }
+    char *t = dup_or_oom(p, j->valuestring);
+    if (t != NULL)
+        check_selector(p, path, t, where);
+    return t;
+}
+
+/* "frame": a selector or a list of selectors (nested iframes, outermost first). An empty list is
+ * the page itself (to leave a step's frame for one action). */
+static void parse_frame(struct parser *p, const char *path, const cJSON *j, enum tmpl_where where,
+                        struct flow_frame *out)
+{
+    if (cJSON_IsString(j)) {
+        out->sel = calloc(1, sizeof *out->sel);
+        if (out->sel == NULL) {
+            p->oom = true;
+            return;
+        }
+        if ((out->sel[0] = parse_target(p, path, j, where, false)) != NULL)
+            out->n = 1;
+        return;
+    }
+    if (!cJSON_IsArray(j)) {
+        diag(p, path, "must be an iframe selector or a list of them (outermost first), not %s", type_name(j));
+        return;
+    }
+    int n = cJSON_GetArraySize(j);
+    if (n > 8) {
+        diag(p, path, "at most 8 nested frames");
+        return;
+    }
+    out->sel = calloc(n > 0 ? (size_t)n : 1, sizeof *out->sel);
+    if (out->sel == NULL) {
+        p->oom = true;
+        return;
+    }
+    int i = 0;
+    for (const cJSON *e = j->child; e != NULL; e = e->next, i++) {
+        char ep[192];
+        snprintf(ep, sizeof ep, "%s[%d]", path, i);
+        char *s = parse_target(p, ep, e, where, false);
+        if (s != NULL)
+            out->sel[out->n++] = s;
+    }
+}
+
+static void frame_free(struct flow_frame *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        free(f->sel[i]);
+    free(f->sel);
+    f->sel = NULL;
+    f->n = 0;
 }
 
 static char *scalar_text(struct parser *p, const cJSON *j)
@@ -256,34 +411,37 @@ static void parse_action(struct parser *p, const cJSON *j, const char *path, enu
         snprintf(kp, sizeof kp, "%s.%s", path, k->string);
         if (bit == 0) {
             unknown_key = true;
-            diag(p, kp,
-                 "unknown verb or option \"%s\" (verbs: goto, click, fill, select, press, wait_for, "
-                 "wait_url, eval, screenshot, sleep_ms; options: timeout_ms, text, optional, value, secret, "
-                 "on, state)",
-                 k->string);
+            diag(p, kp, "unknown verb or option \"%s\" (verbs: " VERB_LIST "; options: " OPTION_LIST ")", k->string);
         } else if (verb != NULL && (VERB_OPTIONS[a->verb] & bit) == 0) {
             diag(p, kp, "option \"%s\" does not apply to %s", k->string, FLOW_VERB_NAMES[a->verb]);
         }
     }
     if (verb == NULL && unknown_key)
         return; // the unknown key was most likely the verb, misspelt: said once is enough
+    const cJSON *o;
+    char op[160];
+    if (verb == NULL && cJSON_GetArraySize(j) == 1 && (o = cJSON_GetObjectItemCaseSensitive(j, "popup")) != NULL &&
+        cJSON_IsString(o) && strcmp(o->valuestring, "close") == 0) {
+        // {"popup": "close"} alone: close the pop-up window, back to the page that opened it.
+        a->verb = FLOW_SLEEP_MS;
+        a->popup = FLOW_POPUP_CLOSE;
+        return;
+    }
     if (verb == NULL) {
-        diag(p, path,
-             "no verb (one of goto, click, fill, select, press, wait_for, wait_url, eval, screenshot, "
-             "sleep_ms)");
+        diag(p, path, "no verb (one of " VERB_LIST ")");
         return;
     }
     char vp[160];
     snprintf(vp, sizeof vp, "%s.%s", path, verb->string);
     if (a->verb == FLOW_SLEEP_MS) {
         (void)get_int(p, vp, verb, 0, FLOW_SLEEP_MAX_MS, &a->sleep_ms);
+    } else if (is_selector_verb(a->verb)) {
+        a->target = parse_target(p, vp, verb, where, /* roles_ok= */ true);
     } else if (!cJSON_IsString(verb)) {
         diag(p, vp, "must be a string, not %s", type_name(verb));
     } else {
         a->target = dup_or_oom(p, verb->valuestring);
-        if (is_selector_verb(a->verb))
-            check_selector(p, vp, a->target, where);
-        else if (a->verb == FLOW_PRESS && *a->target == '\0')
+        if (a->verb == FLOW_PRESS && *a->target == '\0')
             diag(p, vp, "empty key name");
         else
             check_template(p, vp, a->target, where, /* secret_ok= */ false);
@@ -291,8 +449,6 @@ static void parse_action(struct parser *p, const cJSON *j, const char *path, enu
         if (a->verb == FLOW_EVAL && !flow_js_vars_quoted(a->target, why, sizeof why))
             diag(p, vp, "%s", why);
     }
-    const cJSON *o;
-    char op[160];
     if ((o = cJSON_GetObjectItemCaseSensitive(j, "secret")) != NULL) {
         snprintf(op, sizeof op, "%s.secret", path);
         if (!cJSON_IsBool(o))
@@ -320,12 +476,54 @@ static void parse_action(struct parser *p, const cJSON *j, const char *path, enu
     }
     if ((o = cJSON_GetObjectItemCaseSensitive(j, "on")) != NULL) {
         snprintf(op, sizeof op, "%s.on", path);
-        if (!cJSON_IsString(o))
-            diag(p, op, "must be a selector string, not %s", type_name(o));
-        else {
-            a->on = dup_or_oom(p, o->valuestring);
-            check_selector(p, op, a->on, where);
+        a->on = parse_target(p, op, o, where, /* roles_ok= */ true);
+    }
+    if ((o = cJSON_GetObjectItemCaseSensitive(j, "frame")) != NULL) {
+        snprintf(op, sizeof op, "%s.frame", path);
+        a->frame_set = true;
+        parse_frame(p, op, o, where, &a->frame);
+    }
+    if ((o = cJSON_GetObjectItemCaseSensitive(j, "dialog")) != NULL) {
+        snprintf(op, sizeof op, "%s.dialog", path);
+        if (cJSON_IsString(o) && strcmp(o->valuestring, "accept") == 0)
+            a->dialog = FLOW_DIALOG_ACCEPT;
+        else if (cJSON_IsString(o) && strcmp(o->valuestring, "dismiss") == 0)
+            a->dialog = FLOW_DIALOG_DISMISS;
+        else
+            diag(p, op, "must be \"accept\" or \"dismiss\"");
+    }
+    if ((o = cJSON_GetObjectItemCaseSensitive(j, "dialog_text")) != NULL) {
+        snprintf(op, sizeof op, "%s.dialog_text", path);
+        if (!cJSON_IsString(o) || *o->valuestring == '\0') {
+            diag(p, op, "must be a non-empty string");
+        } else {
+            a->dialog_text = dup_or_oom(p, o->valuestring);
+            check_template(p, op, a->dialog_text, where, false);
         }
+        if (cJSON_GetObjectItemCaseSensitive(j, "dialog") == NULL)
+            diag(p, op, "needs \"dialog\": \"accept\" or \"dismiss\" on the same action");
+    }
+    if ((o = cJSON_GetObjectItemCaseSensitive(j, "popup")) != NULL) {
+        snprintf(op, sizeof op, "%s.popup", path);
+        if (cJSON_IsTrue(o))
+            a->popup = FLOW_POPUP_OPEN;
+        else if (cJSON_IsString(o) && strcmp(o->valuestring, "close") == 0)
+            a->popup = FLOW_POPUP_CLOSE;
+        else
+            diag(p, op, "must be true (the action opens a window) or \"close\" (close it afterwards)");
+        if (a->popup == FLOW_POPUP_OPEN && (VERB_OPTIONS[a->verb] & OPT_DIALOG) == 0)
+            diag(p, op, "a %s cannot open a window (click, press, fill, select, eval or goto can)",
+                 FLOW_VERB_NAMES[a->verb]);
+    }
+    if (a->verb == FLOW_CAPTURE) {
+        o = cJSON_GetObjectItemCaseSensitive(j, "as");
+        snprintf(op, sizeof op, "%s.as", path);
+        const char *as = o == NULL ? CAPTURE_NAMES[0] : cJSON_IsString(o) ? o->valuestring : NULL;
+        for (size_t i = 0; as != NULL && i < sizeof CAPTURE_NAMES / sizeof CAPTURE_NAMES[0]; i++)
+            if (strcmp(as, CAPTURE_NAMES[i]) == 0)
+                a->capture_as = dup_or_oom(p, CAPTURE_NAMES[i]);
+        if (a->capture_as == NULL && !p->oom)
+            diag(p, op, "must be \"portal_reference\" (the order's column that keeps the captured text)");
     }
     if ((o = cJSON_GetObjectItemCaseSensitive(j, "state")) != NULL) {
         snprintf(op, sizeof op, "%s.state", path);
@@ -395,8 +593,8 @@ static void parse_step(struct parser *p, const cJSON *j, int index, struct flow_
         return;
     }
     check_duplicate_keys(p, path, j);
-    static const char *const KEYS[] = {"name",          "skip_if",          "actions", "cart",
-                                       "for_each_item", "after_item_error", "retries", "max_per_add"};
+    static const char *const KEYS[] = {"name",          "skip_if",          "actions", "cart",       "for_each_item",
+                                       "after_item_error", "retries",       "max_per_add", "frame"};
     for (const cJSON *k = j->child; k != NULL; k = k->next) {
         bool known = false;
         for (size_t i = 0; i < sizeof KEYS / sizeof KEYS[0]; i++)
@@ -405,7 +603,7 @@ static void parse_step(struct parser *p, const cJSON *j, int index, struct flow_
             char kp[96];
             snprintf(kp, sizeof kp, "%s.%s", path, k->string);
             diag(p, kp,
-                 "unknown key \"%s\" (a step has name, skip_if, actions, cart, for_each_item, "
+                 "unknown key \"%s\" (a step has name, frame, skip_if, actions, cart, for_each_item, "
                  "after_item_error, retries, max_per_add)",
                  k->string);
         }
@@ -434,13 +632,19 @@ static void parse_step(struct parser *p, const cJSON *j, int index, struct flow_
     if ((o = cJSON_GetObjectItemCaseSensitive(j, "skip_if")) != NULL) {
         snprintf(kp, sizeof kp, "%s.skip_if", path);
         const cJSON *sel = cJSON_GetObjectItemCaseSensitive(o, "selector");
-        if (!cJSON_IsObject(o) || !cJSON_IsString(sel) || cJSON_GetArraySize(o) != 1) {
-            diag(p, kp, "must be {\"selector\": \"...\"}");
+        if (cJSON_IsObject(o) && cJSON_GetObjectItemCaseSensitive(o, "role") != NULL) {
+            st->skip_if = role_target(p, kp, o, IN_STEP);
+        } else if (!cJSON_IsObject(o) || !cJSON_IsString(sel) || cJSON_GetArraySize(o) != 1) {
+            diag(p, kp, "must be {\"selector\": \"...\"} or {\"role\": \"...\", \"name\": \"...\"}");
         } else {
             st->skip_if = dup_or_oom(p, sel->valuestring);
             snprintf(kp, sizeof kp, "%s.skip_if.selector", path);
             check_selector(p, kp, st->skip_if, IN_STEP);
         }
+    }
+    if ((o = cJSON_GetObjectItemCaseSensitive(j, "frame")) != NULL) {
+        snprintf(kp, sizeof kp, "%s.frame", path);
+        parse_frame(p, kp, o, IN_STEP, &st->frame);
     }
     if ((o = cJSON_GetObjectItemCaseSensitive(j, "actions")) != NULL) {
         snprintf(kp, sizeof kp, "%s.actions", path);
@@ -448,6 +652,25 @@ static void parse_step(struct parser *p, const cJSON *j, int index, struct flow_
     }
     if ((o = cJSON_GetObjectItemCaseSensitive(j, "cart")) != NULL) {
         snprintf(kp, sizeof kp, "%s.cart", path);
+        if (cJSON_IsObject(o)) {
+            // {"expression": "...", "frame": ...}: the cart read inside an iframe of its own.
+            for (const cJSON *k = o->child; k != NULL; k = k->next) {
+                if (strcmp(k->string, "expression") != 0 && strcmp(k->string, "frame") != 0) {
+                    char ckp[128];
+                    snprintf(ckp, sizeof ckp, "%s.%s", kp, k->string);
+                    diag(p, ckp, "unknown key \"%s\" (a cart object has expression and frame)", k->string);
+                }
+            }
+            const cJSON *fr = cJSON_GetObjectItemCaseSensitive(o, "frame");
+            if (fr != NULL) {
+                char ckp[128];
+                snprintf(ckp, sizeof ckp, "%s.frame", kp);
+                st->cart_frame_set = true;
+                parse_frame(p, ckp, fr, IN_STEP, &st->cart_frame);
+            }
+            o = cJSON_GetObjectItemCaseSensitive(o, "expression");
+            snprintf(kp, sizeof kp, "%s.cart.expression", path);
+        }
         if (!cJSON_IsString(o) || *o->valuestring == '\0') {
             diag(p, kp, "must be a JS expression returning [{code, quantity}]");
         } else {
@@ -558,6 +781,49 @@ static void parse_detector(struct parser *p, const cJSON *j, int index, struct f
     }
 }
 
+static void parse_interrupt(struct parser *p, const cJSON *j, int index, struct flow_interrupt *it)
+{
+    snprintf(it->path, sizeof it->path, "interrupts[%d]", index);
+    const char *path = it->path;
+    if (!cJSON_IsObject(j)) {
+        diag(p, path, "an interrupt must be an object with \"selector\" and \"actions\", not %s", type_name(j));
+        return;
+    }
+    check_duplicate_keys(p, path, j);
+    char kp[96];
+    for (const cJSON *k = j->child; k != NULL; k = k->next) {
+        if (strcmp(k->string, "selector") && strcmp(k->string, "actions") && strcmp(k->string, "frame")) {
+            snprintf(kp, sizeof kp, "%s.%s", path, k->string);
+            diag(p, kp, "unknown key \"%s\" (an interrupt has selector, frame, actions)", k->string);
+        }
+    }
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, "selector");
+    snprintf(kp, sizeof kp, "%s.selector", path);
+    if (o == NULL) {
+        diag(p, path, "an interrupt needs a \"selector\" (what shows when it interrupts: a banner, a modal)");
+    } else {
+        it->selector = parse_target(p, kp, o, IN_FLOW, /* roles_ok= */ true);
+        if (it->selector != NULL && strstr(it->selector, "${") != NULL)
+            diag(p, kp, "interrupts take no variables");
+    }
+    if ((o = cJSON_GetObjectItemCaseSensitive(j, "frame")) != NULL) {
+        snprintf(kp, sizeof kp, "%s.frame", path);
+        parse_frame(p, kp, o, IN_FLOW, &it->frame);
+    }
+    o = cJSON_GetObjectItemCaseSensitive(j, "actions");
+    snprintf(kp, sizeof kp, "%s.actions", path);
+    if (o == NULL || (cJSON_IsArray(o) && cJSON_GetArraySize(o) == 0)) {
+        diag(p, o ? kp : path, "an interrupt needs \"actions\" that make it go away (click the close button)");
+        return;
+    }
+    parse_actions(p, o, kp, IN_FLOW, &it->actions);
+    for (size_t i = 0; i < it->actions.n; i++) {
+        const struct flow_action *a = &it->actions.v[i];
+        if (a->popup != FLOW_POPUP_NONE || a->verb == FLOW_CAPTURE || a->verb == FLOW_GOTO)
+            diag(p, a->path, "an interrupt's actions may not navigate, capture or open windows");
+    }
+}
+
 /* Line and column of byte offset `off` in `text`, for JSON syntax errors. */
 static void line_col(const char *text, size_t off, int *line, int *col)
 {
@@ -580,10 +846,10 @@ static void parse_top(struct parser *p, const cJSON *root)
     for (const cJSON *k = root->child; k != NULL; k = k->next) {
         if (strcmp(k->string, "name") && strcmp(k->string, "base_url") && strcmp(k->string, "timeout_ms") &&
             strcmp(k->string, "block_urls") && strcmp(k->string, "errors") && strcmp(k->string, "steps") &&
-            strcmp(k->string, "description") && strcmp(k->string, "step_retries"))
+            strcmp(k->string, "description") && strcmp(k->string, "step_retries") && strcmp(k->string, "interrupts"))
             diag(p, k->string,
                  "unknown key \"%s\" (a flow has name, description, base_url, timeout_ms, "
-                 "step_retries, block_urls, errors, steps)",
+                 "step_retries, block_urls, errors, interrupts, steps)",
                  k->string);
     }
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "name");
@@ -629,6 +895,17 @@ static void parse_top(struct parser *p, const cJSON *root)
             int i = 0;
             for (const cJSON *d = o->child; d != NULL && f->errors != NULL; d = d->next, i++)
                 parse_detector(p, d, i, &f->errors[f->nerrors++]);
+        }
+    }
+    if ((o = cJSON_GetObjectItemCaseSensitive(root, "interrupts")) != NULL) {
+        if (!cJSON_IsArray(o) || cJSON_GetArraySize(o) > 16) {
+            diag(p, "interrupts", "must be an array of at most 16 interrupts");
+        } else {
+            f->interrupts = calloc((size_t)cJSON_GetArraySize(o) + 1, sizeof *f->interrupts);
+            p->oom |= f->interrupts == NULL;
+            int i = 0;
+            for (const cJSON *d = o->child; d != NULL && f->interrupts != NULL; d = d->next, i++)
+                parse_interrupt(p, d, i, &f->interrupts[f->ninterrupts++]);
         }
     }
     o = cJSON_GetObjectItemCaseSensitive(root, "steps");
@@ -733,6 +1010,9 @@ static void actions_free(struct flow_actions *as)
         free(as->v[i].value);
         free(as->v[i].on);
         free(as->v[i].text);
+        free(as->v[i].dialog_text);
+        free(as->v[i].capture_as);
+        frame_free(&as->v[i].frame);
     }
     free(as->v);
 }
@@ -746,6 +1026,8 @@ void flow_free(struct flow *f)
         free(s->name);
         free(s->skip_if);
         free(s->cart);
+        frame_free(&s->frame);
+        frame_free(&s->cart_frame);
         actions_free(&s->actions);
         actions_free(&s->for_each_item);
         actions_free(&s->after_item_error);
@@ -761,6 +1043,12 @@ void flow_free(struct flow *f)
         free(d->steps);
     }
     free(f->errors);
+    for (size_t i = 0; i < f->ninterrupts; i++) {
+        free(f->interrupts[i].selector);
+        frame_free(&f->interrupts[i].frame);
+        actions_free(&f->interrupts[i].actions);
+    }
+    free(f->interrupts);
     for (size_t i = 0; i < f->nblock; i++)
         free(f->block_urls[i]);
     free(f->block_urls);

@@ -242,6 +242,12 @@ static bool at_url(struct run *r, const char *url, int timeout_ms)
     return same;
 }
 
+/* Substitution context of a selector template: role=R[name="..."] targets escape for the name. */
+static enum flow_ctx selector_ctx(const char *tmpl)
+{
+    return tmpl != NULL && strncmp(tmpl, "role=", 5) == 0 ? FLOW_CTX_ROLE : FLOW_CTX_CSS;
+}
+
 /* Runs one action. Returns 0, or -1 with *out set. */
 static int run_action(struct run *r, const struct flow_action *a, const struct flow_vars *v, struct outcome *out,
                       char *desc, size_t dn)
@@ -252,8 +258,9 @@ static int run_action(struct run *r, const struct flow_action *a, const struct f
     r->action = a;
     char *target = NULL, *value = NULL, *text = NULL, *on = NULL;
     enum flow_ctx tctx = FLOW_CTX_TEXT;
-    if (a->verb == FLOW_CLICK || a->verb == FLOW_FILL || a->verb == FLOW_SELECT || a->verb == FLOW_WAIT_FOR)
-        tctx = FLOW_CTX_CSS;
+    if (a->verb == FLOW_CLICK || a->verb == FLOW_FILL || a->verb == FLOW_SELECT || a->verb == FLOW_WAIT_FOR ||
+        a->verb == FLOW_CAPTURE)
+        tctx = selector_ctx(a->target);
     else if (a->verb == FLOW_GOTO)
         tctx = FLOW_CTX_URL;
     else if (a->verb == FLOW_EVAL)
@@ -265,7 +272,7 @@ static int run_action(struct run *r, const struct flow_action *a, const struct f
         goto done;
     if (a->text != NULL && (text = expand(a->text, FLOW_CTX_TEXT, v, out)) == NULL)
         goto done;
-    if (a->on != NULL && (on = expand(a->on, FLOW_CTX_CSS, v, out)) == NULL)
+    if (a->on != NULL && (on = expand(a->on, selector_ctx(a->on), v, out)) == NULL)
         goto done;
 
     int t = timeout_of(r, a);
@@ -330,6 +337,32 @@ static int run_action(struct run *r, const struct flow_action *a, const struct f
         break;
     }
     case FLOW_SLEEP_MS: rc = cdp_page_sleep(r->page, a->sleep_ms); break;
+    case FLOW_CAPTURE: {
+        char *got = NULL;
+        rc = cdp_page_text(r->page, target, text, t, &got);
+        if (rc == 0) {
+            // Kept as the portal shows it, trimmed, at most 200 characters (the column's limit).
+            const char *b = got;
+            while (*b == ' ' || *b == '\n' || *b == '\t' || *b == '\r')
+                b++;
+            size_t len = strlen(b);
+            while (len > 0 && (b[len - 1] == ' ' || b[len - 1] == '\n' || b[len - 1] == '\t' || b[len - 1] == '\r'))
+                len--;
+            if (len == 0) {
+                out->cls = FLOW_CLASS_RECOVERABLE;
+                out->transient = true;
+                snprintf(out->msg, sizeof out->msg, "%s: the element is empty (nothing to capture)", what);
+            } else {
+                size_t keep = len > 200 ? 200 : len;
+                while (keep > 0 && keep < len && ((unsigned char)b[keep] & 0xC0) == 0x80)
+                    keep--; // never cut a UTF-8 character in two
+                snprintf(r->res->portal_reference, sizeof r->res->portal_reference, "%.*s", (int)keep, b);
+                snprintf(desc + strlen(desc), dn - strlen(desc), " = %s", r->res->portal_reference);
+            }
+        }
+        free(got);
+        break;
+    }
     default: break;
     }
     if (rc != 0)
@@ -703,7 +736,7 @@ static int should_skip(struct run *r, const struct flow_step *st, struct outcome
     if (st->skip_if == NULL)
         return 0;
     struct flow_vars v = {.cfg = r->o->cfg, .order = r->order};
-    char *sel = expand(st->skip_if, FLOW_CTX_CSS, &v, out);
+    char *sel = expand(st->skip_if, selector_ctx(st->skip_if), &v, out);
     if (sel == NULL)
         return -1;
     // One look, not a wait: is some element matching the selector visible right now? (A wait with

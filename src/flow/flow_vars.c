@@ -151,6 +151,14 @@ static int put_escaped(struct buf *b, const char *v, enum flow_ctx ctx)
             else
                 rc = buf_append(b, p, 1);
             break;
+        case FLOW_CTX_ROLE:
+            // Inside role=R[name="..."]: a quote or backslash is escaped, a control character
+            // (no accessible name holds one) becomes a space.
+            if (c == '"' || c == '\\')
+                rc = buf_printf(b, "\\%c", c);
+            else
+                rc = buf_append(b, c < 0x20 || c == 0x7f ? " " : (const char *)p, 1);
+            break;
         case FLOW_CTX_URL:
             if (is_alnum_ascii(c) || c == '-' || c == '_' || c == '.' || c == '~')
                 rc = buf_append(b, p, 1);
@@ -292,8 +300,12 @@ static int check_actions(const struct flow_actions *as, const struct flow_vars *
     for (size_t i = 0; i < as->n; i++) {
         const struct flow_action *a = &as->v[i];
         if (check_one(a->target, a->path, v, err, n) || check_one(a->value, a->path, v, err, n) ||
-            check_one(a->text, a->path, v, err, n) || check_one(a->on, a->path, v, err, n))
+            check_one(a->text, a->path, v, err, n) || check_one(a->on, a->path, v, err, n) ||
+            check_one(a->dialog_text, a->path, v, err, n))
             return -1;
+        for (size_t f = 0; f < a->frame.n; f++)
+            if (check_one(a->frame.sel[f], a->path, v, err, n))
+                return -1;
     }
     return 0;
 }
@@ -331,6 +343,20 @@ int flow_check_config(const struct flow *flow, const struct config *cfg, char *e
             check_actions(&st->actions, &v, err, n) || check_actions(&st->for_each_item, &v, err, n) ||
             check_actions(&st->after_item_error, &v, err, n))
             return -1;
+        for (size_t f = 0; f < st->frame.n; f++)
+            if (check_one(st->frame.sel[f], st->path, &v, err, n))
+                return -1;
+        for (size_t f = 0; f < st->cart_frame.n; f++)
+            if (check_one(st->cart_frame.sel[f], st->path, &v, err, n))
+                return -1;
+    }
+    for (size_t i = 0; i < flow->ninterrupts; i++) {
+        const struct flow_interrupt *it = &flow->interrupts[i];
+        if (check_actions(&it->actions, &v, err, n))
+            return -1;
+        for (size_t f = 0; f < it->frame.n; f++)
+            if (check_one(it->frame.sel[f], it->path, &v, err, n))
+                return -1;
     }
     return 0;
 }

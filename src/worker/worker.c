@@ -266,7 +266,8 @@ static int run_claim(struct worker *w, struct queue_claim *c)
         worker__hb_set(&w->hb, NULL, "idle", NULL, &w->counters);
         return 0;
     }
-    struct queue_result r = {.step = res.step[0] ? res.step : NULL, .portal_reference = NULL};
+    struct queue_result r = {.step = res.step[0] ? res.step : NULL,
+                             .portal_reference = res.portal_reference[0] ? res.portal_reference : NULL};
     struct queue_item_result *ir = calloc(c->nitems + 1, sizeof *ir);
     for (size_t i = 0; ir != NULL && i < c->nitems; i++)
         ir[i] = (struct queue_item_result){.product_code = items[i].product_code,

@@ -110,7 +110,7 @@ static void test_flow_check_catches_each_kind_of_mistake(void **state)
     expect_problem("{\"optional\": true}", "steps[0].actions[0]", "no verb");
     expect_problem("{\"click\": \"#a\", \"fill\": \"#b\"}", "steps[0].actions[0]", "two verbs");
     expect_problem("{\"fill\": \"#a\"}", "steps[0].actions[0]", "fill needs a \"value\"");
-    expect_problem("{\"click\": 5}", "steps[0].actions[0].click", "must be a string, not a number");
+    expect_problem("{\"click\": 5}", "steps[0].actions[0].click", "must be a CSS selector or {\"role\"");
     expect_problem("{\"click\": \"#a[\"}", "steps[0].actions[0].click", "unclosed [");
     expect_problem("{\"click\": \"div > > a\"}", "steps[0].actions[0].click", "has nothing before it");
     expect_problem("{\"wait_for\": \"#a\", \"state\": \"gone\"}", "steps[0].actions[0].state", "visible");
@@ -275,6 +275,140 @@ static void test_expand_reports_unknown_and_unavailable_variables(void **state)
     assert_false(flow_template_has_secret("${GSP_USER_CODE}"));
 }
 
+static const char MODERN[] =
+    "{\"name\": \"modern\", \"base_url\": \"${GSP_BASE_URL}\","
+    " \"interrupts\": ["
+    "  {\"selector\": \"#consent\", \"actions\": [{\"click\": {\"role\": \"button\", \"name\": \"Aceptar\"}}]},"
+    "  {\"selector\": \".survey\", \"frame\": \"#cart-frame\", \"actions\": [{\"click\": \".survey .close\"}]}],"
+    " \"steps\": ["
+    "  {\"name\": \"login_ok\", \"skip_if\": {\"role\": \"button\", \"name\": \"Salir\"}, \"actions\": ["
+    "    {\"fill\": {\"role\": \"textbox\", \"name\": \"Usuario \\\"x\\\"\"}, \"value\": \"${GSP_USER_CODE}\"},"
+    "    {\"select\": \"#cycle\", \"value\": \"${GSP_CYCLE}\", \"frame\": [\"#outer\", \"iframe.inner\"]},"
+    "    {\"click\": \"#submit\", \"dialog\": \"accept\", \"dialog_text\": \"Confirma\"},"
+    "    {\"click\": \"#help\", \"popup\": true},"
+    "    {\"wait_for\": \"h1\", \"popup\": \"close\"},"
+    "    {\"popup\": \"close\"},"
+    "    {\"capture\": \"#numero-pedido\", \"as\": \"portal_reference\", \"frame\": []}]},"
+    "  {\"name\": \"products_added\", \"frame\": \"#cart-frame\","
+    "   \"cart\": {\"expression\": \"[]\", \"frame\": \"#cart-frame\"},"
+    "   \"for_each_item\": ["
+    "    {\"click\": {\"role\": \"button\", \"name\": \"Agregar ${item.product_code}\"}},"
+    "    {\"capture\": \"#ref\"}]}]}";
+
+static void test_modern_options_parse_into_the_model(void **state)
+{
+    (void)state;
+    struct flow *f = NULL;
+    struct flow_diags d = {0};
+    if (flow_parse(MODERN, "modern.json", &f, &d) != 0)
+        fail_msg("%s: %s", d.n ? d.v[0].path : "?", d.n ? d.v[0].message : "?");
+    assert_int_equal(f->ninterrupts, 2);
+    assert_string_equal(f->interrupts[0].selector, "#consent");
+    assert_string_equal(f->interrupts[0].actions.v[0].target, "role=button[name=\"Aceptar\"]");
+    assert_int_equal(f->interrupts[1].frame.n, 1);
+    const struct flow_step *s = &f->steps[0];
+    assert_string_equal(s->skip_if, "role=button[name=\"Salir\"]");
+    assert_string_equal(s->actions.v[0].target, "role=textbox[name=\"Usuario \\\"x\\\"\"]");
+    assert_int_equal(s->actions.v[1].frame.n, 2);
+    assert_string_equal(s->actions.v[1].frame.sel[1], "iframe.inner");
+    assert_int_equal(s->actions.v[2].dialog, FLOW_DIALOG_ACCEPT);
+    assert_string_equal(s->actions.v[2].dialog_text, "Confirma");
+    assert_int_equal(s->actions.v[3].popup, FLOW_POPUP_OPEN);
+    assert_int_equal(s->actions.v[4].popup, FLOW_POPUP_CLOSE);
+    assert_int_equal(s->actions.v[5].popup, FLOW_POPUP_CLOSE);
+    assert_int_equal(s->actions.v[6].verb, FLOW_CAPTURE);
+    assert_string_equal(s->actions.v[6].capture_as, "portal_reference");
+    assert_true(s->actions.v[6].frame_set);
+    assert_int_equal(s->actions.v[6].frame.n, 0);
+    assert_false(s->actions.v[0].frame_set);
+    const struct flow_step *p = &f->steps[1];
+    assert_int_equal(p->frame.n, 1);
+    assert_true(p->cart_frame_set);
+    assert_string_equal(p->cart, "[]");
+    assert_string_equal(p->for_each_item.v[0].target, "role=button[name=\"Agregar ${item.product_code}\"]");
+    assert_string_equal(p->for_each_item.v[1].capture_as, "portal_reference"); // the default
+    flow_free(f);
+
+    // A role name's variable is escaped for its place: a quote cannot end the name.
+    struct config cfg = {.base_url = "http://x"};
+    struct flow_order order = {.id = 1, .consultora_code = "1", .consultora_name = "a\"] b\\"};
+    struct flow_vars v = {.cfg = &cfg, .order = &order};
+    char err[200];
+    char *x = flow_expand("role=button[name=\"${order.consultora_name}\"]", FLOW_CTX_ROLE, &v, err, sizeof err);
+    assert_string_equal(x, "role=button[name=\"a\\\"] b\\\\\"]");
+    free(x);
+}
+
+static void test_flow_check_catches_modern_mistakes(void **state)
+{
+    (void)state;
+    expect_problem("{\"click\": {\"role\": \"buton\", \"name\": \"x\"}}", "steps[0].actions[0].click.role",
+                   "unknown ARIA role \"buton\"");
+    expect_problem("{\"click\": {\"name\": \"x\"}}", "steps[0].actions[0].click", "needs a \"role\" string");
+    expect_problem("{\"click\": {\"role\": \"button\", \"label\": \"x\"}}", "steps[0].actions[0].click.label",
+                   "a role target has role and name");
+    expect_problem("{\"click\": {\"role\": \"button\", \"name\": \"\"}}", "steps[0].actions[0].click.name",
+                   "non-empty string");
+    expect_problem("{\"click\": {\"role\": \"button\", \"name\": \"${item.product_code}\"}}",
+                   "steps[0].actions[0].click.name", "only available inside for_each_item");
+    expect_problem("{\"goto\": {\"role\": \"link\"}}", "steps[0].actions[0].goto", "must be a string");
+    expect_problem("{\"click\": \"#a\", \"frame\": 3}", "steps[0].actions[0].frame", "iframe selector or a list");
+    expect_problem("{\"click\": \"#a\", \"frame\": [\"#f\", \"#g[\"]}", "steps[0].actions[0].frame[1]", "unclosed [");
+    expect_problem("{\"goto\": \"/x\", \"frame\": \"#f\"}", "steps[0].actions[0].frame", "does not apply to goto");
+    expect_problem("{\"click\": \"#a\", \"dialog\": \"ok\"}", "steps[0].actions[0].dialog", "\"accept\" or \"dismiss\"");
+    expect_problem("{\"click\": \"#a\", \"dialog_text\": \"x\"}", "steps[0].actions[0].dialog_text",
+                   "needs \"dialog\"");
+    expect_problem("{\"wait_for\": \"#a\", \"dialog\": \"accept\"}", "steps[0].actions[0].dialog",
+                   "does not apply to wait_for");
+    expect_problem("{\"click\": \"#a\", \"popup\": \"yes\"}", "steps[0].actions[0].popup", "true");
+    expect_problem("{\"wait_for\": \"#a\", \"popup\": true}", "steps[0].actions[0].popup", "cannot open a window");
+    expect_problem("{\"popup\": \"open\"}", "steps[0].actions[0]", "no verb");
+    expect_problem("{\"capture\": \"#n\", \"as\": \"numero\"}", "steps[0].actions[0].as", "\"portal_reference\"");
+    expect_problem("{\"click\": \"#a\", \"as\": \"portal_reference\"}", "steps[0].actions[0].as",
+                   "does not apply to click");
+    expect_problem("{\"capture\": \"\"}", "steps[0].actions[0].capture", "empty selector");
+
+    struct {
+        const char *json, *path, *msg;
+    } cases[] = {
+        {"{\"interrupts\": [{\"selector\": \"#c\"}], \"steps\": [{\"name\": \"a\", \"actions\": []}]}", "interrupts[0]",
+         "needs \"actions\""},
+        {"{\"interrupts\": [{\"actions\": [{\"click\": \"#x\"}]}], \"steps\": [{\"name\": \"a\", \"actions\": []}]}",
+         "interrupts[0]", "needs a \"selector\""},
+        {"{\"interrupts\": [{\"selector\": \"#c\", \"when\": 1, \"actions\": [{\"click\": \"#x\"}]}], \"steps\": "
+         "[{\"name\": \"a\", \"actions\": []}]}",
+         "interrupts[0].when", "unknown key"},
+        {"{\"interrupts\": [{\"selector\": \"#c\", \"actions\": [{\"goto\": \"/\"}]}], \"steps\": [{\"name\": \"a\", "
+         "\"actions\": []}]}",
+         "interrupts[0].actions[0]", "may not navigate"},
+        {"{\"interrupts\": [{\"selector\": \"#c\", \"actions\": [{\"fill\": \"#x\", \"value\": \"${order.id}\"}]}], "
+         "\"steps\": [{\"name\": \"a\", \"actions\": []}]}",
+         "interrupts[0].actions[0].value", "only available inside steps"},
+        {"{\"interrupts\": {}, \"steps\": [{\"name\": \"a\", \"actions\": []}]}", "interrupts", "array"},
+        {"{\"steps\": [{\"name\": \"a\", \"for_each_item\": [{\"eval\": \"1\"}], \"cart\": {\"js\": \"[]\"}}]}",
+         "steps[0].cart.js", "a cart object has expression and frame"},
+        {"{\"steps\": [{\"name\": \"a\", \"for_each_item\": [{\"eval\": \"1\"}], \"cart\": {\"frame\": \"#f\"}}]}",
+         "steps[0].cart.expression", "JS expression"},
+        {"{\"steps\": [{\"name\": \"a\", \"frame\": \"#f[\", \"actions\": []}]}", "steps[0].frame", "unclosed ["},
+        {"{\"steps\": [{\"name\": \"a\", \"skip_if\": {\"role\": \"nope\"}, \"actions\": []}]}", "steps[0].skip_if.role",
+         "unknown ARIA role"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct flow *f = NULL;
+        struct flow_diags d = {0};
+        assert_int_equal(flow_parse(cases[i].json, "t.json", &f, &d), -1);
+        bool found = false;
+        for (size_t k = 0; k < d.n; k++)
+            found |= strcmp(d.v[k].path, cases[i].path) == 0 && strstr(d.v[k].message, cases[i].msg) != NULL;
+        if (!found) {
+            for (size_t k = 0; k < d.n; k++)
+                print_error("  got %s: %s\n", d.v[k].path, d.v[k].message);
+            fail_msg("case %zu: expected %s: ...%s...", i, cases[i].path, cases[i].msg);
+        }
+        flow_diags_cleanup(&d);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +419,8 @@ int main(void)
         cmocka_unit_test(test_css_check_accepts_css_and_rejects_typos),
         cmocka_unit_test(test_variables_are_escaped_for_their_context),
         cmocka_unit_test(test_expand_reports_unknown_and_unavailable_variables),
+        cmocka_unit_test(test_modern_options_parse_into_the_model),
+        cmocka_unit_test(test_flow_check_catches_modern_mistakes),
     };
     return cmocka_run_group_tests_name("flow_parse", tests, NULL, NULL);
 }

@@ -369,7 +369,7 @@ int sim_pages_register(struct sim *sim)
         {"GET", "/carrito", h_carrito},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        int rc = http_server_route(sim->srv, routes[i].method, routes[i].path, routes[i].fn, sim, NULL);
+        int rc = sim_route(sim, sim->srv, routes[i].method, routes[i].path, routes[i].fn);
         if (rc)
             return rc;
     }

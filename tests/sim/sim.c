@@ -1,8 +1,10 @@
 /*
  * sim.c — the simulator's state and cross-cutting behaviour: seeded random streams,
- * sessions with a TTL, carts per consultora|cycle, statistics, the request filter that
- * injects failures (--fail-rate) and slow answers (--slow-rate/--slow-ms, on timers, never
- * sleeping), and the test-only /__sim endpoints (state, reset, cart, config, sessions).
+ * sessions with a TTL (and the cart frame's tokens), carts per consultora|cycle, submitted
+ * orders, statistics, the request filter that injects failures (--fail-rate) and slow
+ * answers (--slow-rate/--slow-ms, on timers, never sleeping), the locking trampoline every
+ * handler runs through, and the test-only /__sim endpoints (state, reset, cart, config,
+ * sessions).
  */
 #include <fcntl.h>
 #include <math.h>
@@ -30,6 +32,7 @@ void sim_reseed(struct sim *sim)
 {
     sim->fault_rng = sim->opt.seed;
     sim->ui_rng = sim->opt.seed ^ 0x5deece66dULL;
+    sim->interrupt_rng = sim->opt.seed ^ 0x2545f4914f6cdd1dULL;
 }
 
 double sim_rand_fault(struct sim *sim)
@@ -43,7 +46,18 @@ unsigned sim_rand_ui(struct sim *sim, unsigned lo, unsigned hi)
     return (unsigned)(v * sim->opt.ui_scale);
 }
 
-static double mono_s(void)
+double sim_rand_interrupt(struct sim *sim)
+{
+    return (double)(splitmix64(&sim->interrupt_rng) >> 11) / 9007199254740992.0;
+}
+
+void sim_token_new(struct sim *sim, char out[33])
+{
+    uint64_t a = splitmix64(&sim->token_rng), b = splitmix64(&sim->token_rng);
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b);
+}
+
+double sim_now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -110,7 +124,7 @@ struct sim_session *sim_session_get(struct sim *sim, struct http_request *req, b
     const char *tok = http_request_cookie(req, SIM_SESSION_COOKIE);
     if (!tok)
         return NULL;
-    double now = mono_s();
+    double now = sim_now_s();
     for (size_t i = 0; i < sim->nsessions; i++) {
         if (strcmp(sim->sessions[i].token, tok) != 0)
             continue;
@@ -132,7 +146,7 @@ struct sim_session *sim_session_get(struct sim *sim, struct http_request *req, b
 struct sim_session *sim_session_create(struct sim *sim)
 {
     /* Purge expired sessions first, so a long benchmark does not grow the table. */
-    double now = mono_s();
+    double now = sim_now_s();
     for (size_t i = 0; i < sim->nsessions;)
         if (now - sim->sessions[i].created_s >= (double)sim->opt.session_ttl_s)
             session_remove_at(sim, i);
@@ -148,10 +162,36 @@ struct sim_session *sim_session_create(struct sim *sim)
     }
     struct sim_session *s = &sim->sessions[sim->nsessions++];
     memset(s, 0, sizeof(*s));
-    uint64_t a = splitmix64(&sim->token_rng), b = splitmix64(&sim->token_rng);
-    snprintf(s->token, sizeof(s->token), "%016llx%016llx", (unsigned long long)a, (unsigned long long)b);
+    sim_token_new(sim, s->token);
     s->created_s = now;
     return s;
+}
+
+struct sim_session *sim_session_by_frame_token(struct sim *sim, struct http_request *req, bool *expired)
+{
+    if (expired)
+        *expired = false;
+    const char *tok = http_request_bearer(req);
+    if (!tok)
+        return NULL;
+    double now = sim_now_s();
+    for (size_t i = 0; i < sim->nsessions; i++) {
+        struct sim_session *s = &sim->sessions[i];
+        if (!s->frame_token[0] || strcmp(s->frame_token, tok) != 0)
+            continue;
+        if (now - s->created_s >= (double)sim->opt.session_ttl_s) {
+            session_remove_at(sim, i);
+            sim->stats.sessions_expired++;
+            break;
+        }
+        if (now - s->frame_token_s >= SIM_FRAME_TOKEN_S)
+            break;
+        return s;
+    }
+    /* A token nobody holds any more: its session ended or a newer frame replaced it. */
+    if (expired)
+        *expired = true;
+    return NULL;
 }
 
 void sim_session_drop(struct sim *sim, struct sim_session *s)
@@ -188,6 +228,7 @@ struct sim_cart *sim_cart_get(struct sim *sim, const char *consultora, const cha
 
 long sim_cart_add(struct sim_cart *cart, const char *code, long qty)
 {
+    cart->order[0] = '\0'; /* changed since its last submission */
     for (size_t i = 0; i < cart->n; i++)
         if (!strcmp(cart->items[i].code, code))
             return cart->items[i].qty += qty;
@@ -207,6 +248,7 @@ long sim_cart_add(struct sim_cart *cart, const char *code, long qty)
 
 void sim_cart_set(struct sim_cart *cart, const char *code, long qty)
 {
+    cart->order[0] = '\0';
     for (size_t i = 0; i < cart->n; i++)
         if (!strcmp(cart->items[i].code, code)) {
             if (qty > 0) {
@@ -226,6 +268,43 @@ static void carts_clear(struct sim *sim)
     for (size_t i = 0; i < sim->ncarts; i++)
         free(sim->carts[i].items);
     sim->ncarts = 0;
+}
+
+/* ---------------------------------------------------------------- orders */
+
+struct sim_order *sim_order_submit(struct sim *sim, struct sim_cart *cart)
+{
+    if (sim->norders == sim->orders_cap) {
+        size_t cap = sim->orders_cap ? sim->orders_cap * 2 : 16;
+        struct sim_order *n = realloc(sim->orders, cap * sizeof(*n));
+        if (!n)
+            return NULL;
+        sim->orders = n;
+        sim->orders_cap = cap;
+    }
+    struct sim_order *o = &sim->orders[sim->norders];
+    memset(o, 0, sizeof(*o));
+    if (cart->n) {
+        o->items = malloc(cart->n * sizeof(*o->items));
+        if (!o->items)
+            return NULL;
+        memcpy(o->items, cart->items, cart->n * sizeof(*o->items));
+    }
+    o->n = cart->n;
+    for (size_t i = 0; i < cart->n; i++)
+        o->units += cart->items[i].qty;
+    snprintf(o->key, sizeof(o->key), "%s", cart->key);
+    snprintf(o->number, sizeof(o->number), "GSP-%06llu", (unsigned long long)(sim->next_order++ % 1000000));
+    snprintf(cart->order, sizeof(cart->order), "%s", o->number);
+    sim->norders++;
+    return o;
+}
+
+static void orders_clear(struct sim *sim)
+{
+    for (size_t i = 0; i < sim->norders; i++)
+        free(sim->orders[i].items);
+    sim->norders = 0;
 }
 
 /* ---------------------------------------------------------------- buffers */
@@ -331,9 +410,8 @@ static void slow_then_route(struct http_request *req, void *arg)
     http_request_resume(req);
 }
 
-static enum http_filter_result sim_filter(struct http_request *req, void *user)
+static enum http_filter_result sim_filter_locked(struct sim *sim, struct http_request *req)
 {
-    struct sim *sim = user;
     const char *path = http_request_path(req);
     if (!strncmp(path, "/__sim/", 7))
         return HTTP_FILTER_CONTINUE;
@@ -361,6 +439,34 @@ static enum http_filter_result sim_filter(struct http_request *req, void *user)
     return HTTP_FILTER_CONTINUE;
 }
 
+static enum http_filter_result sim_filter(struct http_request *req, void *user)
+{
+    struct sim *sim = user;
+    pthread_mutex_lock(&sim->lock);
+    enum http_filter_result r = sim_filter_locked(sim, req);
+    pthread_mutex_unlock(&sim->lock);
+    return r;
+}
+
+/* ---------------------------------------------------------------- routes */
+
+static void locked_handler(struct http_request *req, void *user)
+{
+    const struct sim_route *r = user;
+    pthread_mutex_lock(&r->sim->lock);
+    r->fn(req, r->sim);
+    pthread_mutex_unlock(&r->sim->lock);
+}
+
+int sim_route(struct sim *sim, struct http_server *srv, const char *method, const char *path, http_handler_fn fn)
+{
+    if (sim->nroutes == SIM_ROUTES_MAX)
+        return HTTP_ERR_NOMEM;
+    struct sim_route *r = &sim->routes[sim->nroutes++];
+    *r = (struct sim_route){.sim = sim, .fn = fn};
+    return http_server_route(srv, method, path, locked_handler, r, NULL);
+}
+
 /* ---------------------------------------------------------------- /__sim */
 
 static cJSON *stats_json(const struct sim *sim)
@@ -382,6 +488,13 @@ static cJSON *stats_json(const struct sim *sim)
     STAT(slow);
     STAT(overlay_clicks);
     STAT(sessions_expired);
+    STAT(route_changes);
+    STAT(interrupts_shown);
+    STAT(blocked_clicks);
+    STAT(consents);
+    STAT(confirms);
+    STAT(confirms_dismissed);
+    STAT(orders_submitted);
 #undef STAT
     cJSON_AddNumberToObject(o, "sessions_active", (double)sim->nsessions);
     return o;
@@ -400,6 +513,23 @@ static void h_state(struct http_request *req, void *user)
         for (size_t k = 0; k < c->n; k++)
             cJSON_AddNumberToObject(items, c->items[k].code, (double)c->items[k].qty);
     }
+    cJSON *orders = cJSON_AddArrayToObject(o, "orders");
+    for (size_t i = 0; i < sim->norders; i++) {
+        const struct sim_order *od = &sim->orders[i];
+        cJSON *j = cJSON_CreateObject();
+        const char *bar = strchr(od->key, '|');
+        size_t clen = bar ? (size_t)(bar - od->key) : strlen(od->key);
+        char consultora[SIM_CODE_MAX + 1];
+        snprintf(consultora, sizeof(consultora), "%.*s", (int)clen, od->key);
+        cJSON_AddStringToObject(j, "number", od->number);
+        cJSON_AddStringToObject(j, "consultora", consultora);
+        cJSON_AddStringToObject(j, "cycle", bar ? bar + 1 : "");
+        cJSON_AddNumberToObject(j, "units", (double)od->units);
+        cJSON *p = cJSON_AddObjectToObject(j, "products");
+        for (size_t k = 0; k < od->n; k++)
+            cJSON_AddNumberToObject(p, od->items[k].code, (double)od->items[k].qty);
+        cJSON_AddItemToArray(orders, j);
+    }
     cJSON_AddItemToObject(o, "stats", stats_json(sim));
     http_request_respond_json(req, 200, o);
 }
@@ -408,6 +538,7 @@ static void h_reset(struct http_request *req, void *user)
 {
     struct sim *sim = user;
     carts_clear(sim);
+    orders_clear(sim);
     memset(&sim->stats, 0, sizeof(sim->stats));
     sim_reseed(sim);
     cJSON *o = cJSON_CreateObject();
@@ -466,6 +597,16 @@ static cJSON *config_json(const struct sim *sim)
     cJSON_AddNumberToObject(o, "session_ttl_s", sim->opt.session_ttl_s);
     cJSON_AddNumberToObject(o, "seed", (double)sim->opt.seed);
     cJSON_AddStringToObject(o, "cycles", sim->opt.cycles);
+    cJSON_AddStringToObject(o, "ui", sim->opt.ui == SIM_UI_MODERN ? "modern" : "classic");
+    cJSON_AddNumberToObject(o, "interrupt_rate", sim->opt.interrupt_rate);
+    if (sim->opt.cart_mode == SIM_CART_CROSS) {
+        char origin[128];
+        snprintf(origin, sizeof(origin), "http://%s:%d", sim->opt.cart_host[0] ? sim->opt.cart_host : "localhost",
+                 sim->cart_port);
+        cJSON_AddStringToObject(o, "cart_origin", origin);
+    } else {
+        cJSON_AddStringToObject(o, "cart_origin", "same");
+    }
     return o;
 }
 
@@ -474,8 +615,8 @@ static void h_config_get(struct http_request *req, void *user)
     http_request_respond_json(req, 200, config_json(user));
 }
 
-/* POST /__sim/config {"fail_rate": F, "ghost_rate": F, "slow_rate": F, "slow_ms": N,
- * "session_ttl_s": N}: changes the fault settings of a running simulator. */
+/* POST /__sim/config {"fail_rate": F, "ghost_rate": F, "slow_rate": F, "interrupt_rate": F,
+ * "slow_ms": N, "session_ttl_s": N}: changes the fault settings of a running simulator. */
 static void h_config_set(struct http_request *req, void *user)
 {
     struct sim *sim = user;
@@ -489,8 +630,11 @@ static void h_config_set(struct http_request *req, void *user)
     const struct {
         const char *name;
         double *rate;
-    } rates[] = {{"fail_rate", &o.fail_rate}, {"ghost_rate", &o.ghost_rate}, {"slow_rate", &o.slow_rate}};
-    for (size_t i = 0; i < 3; i++) {
+    } rates[] = {{"fail_rate", &o.fail_rate},
+                 {"ghost_rate", &o.ghost_rate},
+                 {"slow_rate", &o.slow_rate},
+                 {"interrupt_rate", &o.interrupt_rate}};
+    for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(in, rates[i].name);
         if (!v)
             continue;
@@ -545,6 +689,11 @@ struct sim *sim_new(const struct sim_options *opt, struct http_server *srv)
         return NULL;
     sim->opt = *opt;
     sim->srv = srv;
+    sim->next_order = 1;
+    if (pthread_mutex_init(&sim->lock, NULL) != 0) {
+        free(sim);
+        return NULL;
+    }
     sim_reseed(sim);
     /* Session tokens must not be guessable from --seed: take them from the kernel. */
     int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
@@ -566,17 +715,39 @@ struct sim *sim_new(const struct sim_options *opt, struct http_server *srv)
         {"POST", "/__sim/overlay-click", h_overlay_click},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-        if (http_server_route(srv, routes[i].method, routes[i].path, routes[i].fn, sim, NULL) != 0)
+        if (sim_route(sim, srv, routes[i].method, routes[i].path, routes[i].fn) != 0)
             goto err;
     for (size_t i = 0; i < sim_assets_count; i++)
         if (http_server_asset(srv, sim_assets[i].name, NULL, sim_assets[i].data, sim_assets[i].size) != 0)
             goto err;
-    if (sim_pages_register(sim) != 0 || sim_api_register(sim) != 0)
+    if (opt->ui == SIM_UI_MODERN) {
+        if (sim_spa_register(sim) != 0 || sim_api_register(sim) != 0)
+            goto err;
+    } else if (sim_pages_register(sim) != 0 || sim_api_register(sim) != 0) {
         goto err;
+    }
     return sim;
 err:
     sim_free(sim);
     return NULL;
+}
+
+int sim_cart_server_attach(struct sim *sim, struct http_server *cart_srv)
+{
+    sim->cart_srv = cart_srv;
+    http_server_set_filter(cart_srv, sim_filter, sim);
+    int rc = sim_route(sim, cart_srv, "POST", "/__sim/overlay-click", h_overlay_click);
+    for (size_t i = 0; !rc && i < sim_assets_count; i++)
+        rc = http_server_asset(cart_srv, sim_assets[i].name, NULL, sim_assets[i].data, sim_assets[i].size);
+    return rc ? rc : sim_spa_register_cart_server(sim, cart_srv);
+}
+
+void sim_set_ports(struct sim *sim, int main_port, int cart_port)
+{
+    pthread_mutex_lock(&sim->lock);
+    sim->main_port = main_port;
+    sim->cart_port = cart_port;
+    pthread_mutex_unlock(&sim->lock);
 }
 
 void sim_free(struct sim *sim)
@@ -585,6 +756,9 @@ void sim_free(struct sim *sim)
         return;
     carts_clear(sim);
     free(sim->carts);
+    orders_clear(sim);
+    free(sim->orders);
     free(sim->sessions);
+    pthread_mutex_destroy(&sim->lock);
     free(sim);
 }

@@ -95,7 +95,7 @@
 
   const TOKEN_KEY = 'gspbot.token';
   const POLL_MS = 5000;          // polling while the event stream is down
-  const SLOW_REFRESH_MS = 10000; // workers and totals (not all of it comes as events)
+  const SLOW_REFRESH_MS = 10000; // batches, workers and totals besides the events
   const BATCHES_PER_PAGE = 20;
   const ORDERS_PER_PAGE = 50;
   const ACTIVITY_MAX = 30;
@@ -152,6 +152,20 @@
 
   const timers = { poll: null, slow: null, batches: null, detail: null, order: null, notice: null };
 
+  /* Answers of one kind of request may come back out of order (the server answers on several
+   * database threads): an answer older than one already shown is dropped. */
+  const seqs = {};
+  function ticket(kind) {
+    const s = seqs[kind] || (seqs[kind] = { issued: 0, shown: 0 });
+    const n = ++s.issued;
+    return () => {
+      if (n < s.shown)
+        return false;
+      s.shown = n;
+      return true;
+    };
+  }
+
   const $ = (id) => document.getElementById(id);
 
   /* ------------------------------------------------------------ DOM helpers */
@@ -194,6 +208,10 @@
   const numFmt = new Intl.NumberFormat('es', { maximumFractionDigits: 1 });
   function num(n) {
     return typeof n === 'number' && isFinite(n) ? numFmt.format(n) : '—';
+  }
+
+  function plural(n, one, many) {
+    return num(n) + ' ' + (n === 1 ? one : many);
   }
 
   function str(v) {
@@ -406,14 +424,18 @@
   /* ---------------------------------------------------------------- batches */
 
   async function loadBatches() {
+    const fresh = ticket('batches');
     try {
       const d = await api('GET', '/batches?page=' + state.batchPage + '&per_page=' + BATCHES_PER_PAGE);
+      if (!fresh())
+        return;
       const list = Array.isArray(d.batches) ? d.batches : [];
       state.batchIds = list.map((b) => b.id);
       for (const b of list)
         state.batches.set(b.id, b);
       state.batchPages = Math.max(1, d.pages || 1);
       renderBatches();
+      loadStats(); // the totals in the top bar move with the batches
     } catch (e) {
       if (e.status !== 401)
         notice('Lotes: ' + errorText(e), 'error');
@@ -516,9 +538,9 @@
     const pct = Math.round(100 * (typeof b.progress === 'number' ? b.progress : 0));
     bar.setAttribute('aria-valuenow', String(pct));
     bar.setAttribute('aria-label', 'Avance ' + pct + ' %');
-    q('.fig-progress').textContent = pct + ' % · ' + num(b.finished || 0) + ' de ' + num(total) + ' pedidos';
+    q('.fig-progress').textContent = pct + ' % · ' + num(b.finished || 0) + ' de ' + plural(total, 'pedido', 'pedidos');
     const running = b.status === 'running';
-    q('.fig-rate').textContent = running || b.rate_per_min > 0 ? num(b.rate_per_min || 0) + ' pedidos/min' : '';
+    q('.fig-rate').textContent = running || b.status === 'paused' ? num(b.rate_per_min || 0) + ' pedidos/min' : '';
     q('.fig-eta').textContent = running && typeof b.eta_s === 'number' ? 'Faltan ' + duration(b.eta_s) : '';
     q('.fig-created').textContent = b.created_at ? 'Creado ' + dateTimeOf(b.created_at) : '';
     const reason = q('.paused-reason');
@@ -634,6 +656,10 @@
     if (state.selected !== id) {
       state.ordersStatus = '';
       $('status-filter').value = '';
+      clear($('orders-body'));
+      clear($('failures-body'));
+      show($('failures'), false);
+      $('orders-total').textContent = '';
     }
     state.selected = id;
     state.ordersPage = 1;
@@ -643,7 +669,9 @@
       li.classList.toggle('selected', cid === id);
     updateDetailTitle();
     show($('batch-detail'), true);
-    loadDetail().then(() => $('batch-detail').scrollIntoView({ block: 'start', behavior: 'smooth' }));
+    // At once, not when the rows arrive: the page must not move later under the pointer.
+    $('batch-detail').scrollIntoView({ block: 'start', behavior: 'smooth' });
+    loadDetail();
   }
 
   function closeBatch() {
@@ -678,6 +706,7 @@
     let path = '/batches/' + id + '/orders?page=' + state.ordersPage + '&per_page=' + ORDERS_PER_PAGE;
     if (state.ordersStatus)
       path += '&status=' + encodeURIComponent(state.ordersStatus);
+    const fresh = ticket('orders');
     let d;
     try {
       d = await api('GET', path);
@@ -686,7 +715,7 @@
         notice('Pedidos: ' + errorText(e), 'error');
       return;
     }
-    if (state.selected !== id)
+    if (!fresh() || state.selected !== id)
       return;
     state.ordersPages = Math.max(1, d.pages || 1);
     if (state.ordersPage > state.ordersPages) {
@@ -696,7 +725,7 @@
     $('orders-page').textContent = 'Página ' + state.ordersPage + ' de ' + state.ordersPages;
     $('orders-prev').disabled = state.ordersPage <= 1;
     $('orders-next').disabled = state.ordersPage >= state.ordersPages;
-    $('orders-total').textContent = num(d.total || 0) + ' pedidos';
+    $('orders-total').textContent = plural(d.total || 0, 'pedido', 'pedidos');
     const key = JSON.stringify(d.orders);
     if (key === state.ordersKey)
       return; // unchanged: the rows (and a button under the pointer) stay
@@ -724,6 +753,7 @@
   }
 
   async function loadFailures(id) {
+    const fresh = ticket('failures');
     let d;
     try {
       d = await api('GET', '/batches/' + id + '/failures');
@@ -732,7 +762,7 @@
         notice('Fallas: ' + errorText(e), 'error');
       return;
     }
-    if (state.selected !== id)
+    if (!fresh() || state.selected !== id)
       return;
     const groups = Array.isArray(d.groups) ? d.groups : [];
     const key = JSON.stringify(groups);
@@ -805,6 +835,8 @@
       clear($('products-body'));
       clear($('logs-body'));
       hideEvidence();
+      if (!keepScroll)
+        $('order-detail').scrollIntoView({ block: 'start', behavior: 'smooth' });
     }
     let order;
     let logs;
@@ -818,8 +850,6 @@
     if (seq !== state.orderSeq)
       return;
     renderOrder(order, Array.isArray(logs && logs.logs) ? logs.logs : [], opening);
-    if (opening && !keepScroll)
-      $('order-detail').scrollIntoView({ block: 'start', behavior: 'smooth' });
   }
 
   function renderOrder(o, logs, opening) {
@@ -977,8 +1007,11 @@
   /* ------------------------------------------------------ workers, breaker */
 
   async function loadWorkers() {
+    const fresh = ticket('workers');
     try {
       const d = await api('GET', '/workers');
+      if (!fresh())
+        return;
       state.workers = Array.isArray(d.workers) ? d.workers : [];
       state.workersAt = Date.now();
       renderWorkers();
@@ -1006,7 +1039,7 @@
         h('td', { text: str(w.current_step) }),
         h('td', { class: 'num', text: num(w.orders_done) }),
         h('td', { class: 'num', text: num(w.orders_failed) }),
-        h('td', { class: 'num', text: typeof w.browser_rss_mb === 'number' ? num(w.browser_rss_mb) + ' MB' : '—' }),
+        h('td', { class: 'num', text: typeof w.browser_rss_mb === 'number' && w.browser_rss_mb > 0 ? num(w.browser_rss_mb) + ' MB' : '—' }),
         h('td', { class: 'num', text: age !== null ? 'hace ' + num(Math.round(age)) + ' s' : '—' })));
     }
     $('workers-count').textContent = ws.length === 1 ? '1 activo' : num(ws.length) + ' activos';
@@ -1015,8 +1048,12 @@
   }
 
   async function loadBreaker() {
+    const fresh = ticket('breaker');
     try {
-      state.breaker = await api('GET', '/breaker');
+      const b = await api('GET', '/breaker');
+      if (!fresh())
+        return;
+      state.breaker = b;
       renderBreaker();
     } catch (e) {
       if (e.status !== 401)
@@ -1058,12 +1095,15 @@
   }
 
   async function loadStats() {
+    const fresh = ticket('stats');
     try {
       const s = await api('GET', '/stats');
+      if (!fresh())
+        return;
       const o = s.orders || {};
-      const parts = [num(s.orders_total || 0) + ' pedidos', num(o.completed || 0) + ' completados'];
+      const parts = [plural(s.orders_total || 0, 'pedido', 'pedidos'), plural(o.completed || 0, 'completado', 'completados')];
       if (o.failed)
-        parts.push(num(o.failed) + ' fallidos');
+        parts.push(plural(o.failed, 'fallido', 'fallidos'));
       parts.push(num(s.throughput_per_min || 0) + '/min');
       $('summary').textContent = parts.join(' · ');
     } catch (e) {
@@ -1102,9 +1142,11 @@
     live.connected = false;
     live.backoff = live.base;
     clearInterval(timers.slow);
+    // Events carry progress, but not every worker's step and counters; and a missed event must not
+    // leave a batch looking unfinished: a light read every 10 s besides the stream.
     timers.slow = setInterval(() => {
+      loadBatches();
       loadWorkers();
-      loadStats();
     }, SLOW_REFRESH_MS);
     connect();
   }
@@ -1217,6 +1259,7 @@
         scheduleOrder(500);
       break;
     case 'workers':
+      ticket('workers')(); // newer than any /workers answer still on its way
       state.workers = Array.isArray(d.workers) ? d.workers : [];
       state.workersAt = Date.now();
       renderWorkers();
@@ -1226,6 +1269,7 @@
       activity('Trabajador ' + str(d.id) + (ev.event === 'worker.up' ? ' conectado' : ' desconectado'), null, 'info');
       break;
     case 'breaker':
+      ticket('breaker')();
       state.breaker = Object.assign({}, state.breaker || {}, d);
       renderBreaker();
       break;
@@ -1313,8 +1357,8 @@
     button.textContent = 'Cargando…';
     try {
       const d = await api('POST', '/batches/upload', { form });
-      showUploadResult('Lote #' + str(d.batch_id) + ' «' + str(d.name) + '» creado: ' + num(d.orders) + ' pedidos, ' +
-        num(d.items) + ' productos (' + num(d.rows) + ' filas). Use «Iniciar» para procesarlo.', 'ok', [], d.warnings);
+      showUploadResult('Lote #' + str(d.batch_id) + ' «' + str(d.name) + '» creado: ' + plural(d.orders, 'pedido', 'pedidos') + ', ' +
+        plural(d.items, 'producto', 'productos') + ' (' + plural(d.rows, 'fila', 'filas') + '). Use «Iniciar» para procesarlo.', 'ok', [], d.warnings);
       $('upload-form').reset();
       showChosen();
       state.batchPage = 1;

@@ -25,6 +25,7 @@ enum flow_verb {
     FLOW_EVAL,       /* JS expression that must be truthy */
     FLOW_SCREENSHOT, /* label */
     FLOW_SLEEP_MS,   /* milliseconds */
+    FLOW_CAPTURE,    /* selector: its text is kept on the order (`as`: portal_reference) */
     FLOW_VERB_COUNT
 };
 
@@ -44,7 +45,30 @@ enum flow_class {
 /* "fatal", "recoverable", "session", "abort" ("none" for FLOW_CLASS_NONE). */
 const char *flow_class_name(enum flow_class c);
 
-/* One action. Strings are owned by the flow; the ones marked "template" hold `${...}` variables. */
+/* What an action does with a JS dialog (alert/confirm/prompt) it opens. */
+enum flow_dialog {
+    FLOW_DIALOG_NONE,    /* not expected: one that opens is dismissed and logged */
+    FLOW_DIALOG_ACCEPT,  /* "dialog": "accept" */
+    FLOW_DIALOG_DISMISS, /* "dialog": "dismiss" */
+};
+
+/* Pop-up windows. */
+enum flow_popup {
+    FLOW_POPUP_NONE,
+    FLOW_POPUP_OPEN,  /* "popup": true: the action opens a window; the walk moves there */
+    FLOW_POPUP_CLOSE, /* "popup": "close": after the action (or alone) the window is closed and the
+                         walk goes back to the page that opened it */
+};
+
+/* A frame path: the iframes to enter, outermost first (selector templates). nframe 0 = the page. */
+struct flow_frame {
+    char **sel;
+    size_t n;
+};
+
+/* One action. Strings are owned by the flow; the ones marked "template" hold `${...}` variables.
+ * A target written as {"role": R, "name": N} is kept as the selector `role=R[name="N"]` (the
+ * browser side resolves it by ARIA role and accessible name). */
 struct flow_action {
     enum flow_verb verb;
     char *target;     /* template: the verb's argument (selector, URL, key, expression, label) */
@@ -57,6 +81,12 @@ struct flow_action {
     bool optional;    /* a failure (timeout, not found) is ignored */
     bool unless_here; /* goto: on a step's first try, no navigation when the page is already there */
     bool secret;      /* the value is a secret: never logged, traced or put in an error message */
+    bool frame_set;   /* "frame" given on the action (an empty list means the page itself) */
+    struct flow_frame frame;   /* iframes the action runs in; unset = the step's */
+    enum flow_dialog dialog;   /* the JS dialog this action opens */
+    char *dialog_text;         /* template: the dialog's message must contain this; NULL = any */
+    enum flow_popup popup;
+    char *capture_as;          /* capture: where the text goes ("portal_reference") */
     char path[96];    /* JSON path for messages, e.g. "steps[0].actions[2]" */
 };
 
@@ -79,13 +109,25 @@ struct flow_detector {
 
 struct flow_step {
     char *name;                           /* recorded as the order's step when it succeeds */
+    struct flow_frame frame;              /* iframes the step's actions run in (each may override) */
     char *skip_if;                        /* template selector: skip the step when visible; NULL */
     struct flow_actions actions;          /* run first */
     char *cart;                           /* template JS returning [{code, quantity}]; NULL = no cart */
+    bool cart_frame_set;                  /* the cart's own "frame" (else the step's) */
+    struct flow_frame cart_frame;
     struct flow_actions for_each_item;    /* run once per item still missing */
     struct flow_actions after_item_error; /* run after an item failed fatally */
     int retries;                          /* re-runs in place after a transient failure; -1 = flow's */
     int max_per_add;                      /* an item's quantity goes in adds of at most this; 0 = one add */
+    char path[32];
+};
+
+/* An interruption (a cookie banner, a survey modal): when `selector` shows while an action waits,
+ * `actions` run (in the frame of the selector) and the action resumes. */
+struct flow_interrupt {
+    char *selector; /* plain CSS or role= (no variables) */
+    struct flow_frame frame;
+    struct flow_actions actions;
     char path[32];
 };
 
@@ -98,6 +140,8 @@ struct flow {
     size_t nblock;
     struct flow_detector *errors;
     size_t nerrors;
+    struct flow_interrupt *interrupts;
+    size_t ninterrupts;
     struct flow_step *steps;
     size_t nsteps;
     char *source; /* the file it came from */
@@ -145,6 +189,7 @@ enum flow_ctx {
     FLOW_CTX_TEXT, /* as is: fill values, text filters, key names */
     FLOW_CTX_CSS,  /* selectors: escaped as CSS.escape() does (a leading digit too): one identifier */
     FLOW_CTX_JS,   /* JS string content: \ ' " ` $ < > and control characters become \uXXXX */
+    FLOW_CTX_ROLE, /* an accessible name inside role=R[name="..."]: \ and " escaped with \ */
     FLOW_CTX_URL   /* URLs: order and item values percent-encoded except unreserved characters;
                       configuration values (GSP_BASE_URL...) inserted as they are */
 };

@@ -85,6 +85,7 @@ struct flow_result {
     char evidence[4096];          /* base path of the evidence files ("" when none was saved) */
     long ms;                      /* duration of the attempt */
     bool stopped;                 /* should_stop() ended it; no evidence was saved */
+    char portal_reference[201];   /* what a `capture` action read ("" = none): kept on the order */
 };
 
 /* Page options (timeouts, blocked URLs, slow-mo) for running `flow` with `cfg`. */
