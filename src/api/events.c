@@ -3,7 +3,7 @@
  * A listener thread with its own database connection LISTENs on gspbot_events (the queue writes
  * batch and breaker events to the `events` outbox and notifies its id) and, every second, looks
  * at what the outbox does not carry: orders finished since the last look, the running batches'
- * progress (sent when it changed), workers appearing or going, the breaker's state. Each becomes
+ * progress (sent when it changed), workers appearing, going or changing, the breaker's state. Each becomes
  * one SSE message ("event: KIND\ndata: JSON\n\n") posted to the service thread, which writes it to
  * every subscriber. A subscriber that does not read is dropped by the HTTP layer's stream cap. */
 #include <stdio.h>
@@ -152,6 +152,7 @@ struct poll_state {
     char since[40]; /* orders finished after this (database time) */
     char *progress; /* the last progress JSON sent */
     char *workers;  /* the last live workers' ids, joined */
+    char *wjson;    /* the last workers list sent */
     char breaker[16];
 };
 
@@ -221,6 +222,7 @@ static void poll_changes(struct api *a, struct db *db, struct poll_state *ps)
             if (cJSON_IsString(id) && used + strlen(id->valuestring) + 2 < sizeof ids)
                 used += (size_t)snprintf(ids + used, sizeof ids - used, "%s\n", id->valuestring);
         }
+        char *wl = cJSON_PrintUnformatted(workers);
         if (ps->workers == NULL || strcmp(ps->workers, ids) != 0) {
             const char *lists[2] = {ids, ps->workers};
             const char *kinds[2] = {"worker.up", "worker.down"};
@@ -243,20 +245,23 @@ static void poll_changes(struct api *a, struct db *db, struct poll_state *ps)
                     line = end + 1;
                 }
             }
-            char *wl = cJSON_PrintUnformatted(workers);
-            if (wl != NULL) {
-                size_t k = strlen(wl) + 32;
-                char *payload = malloc(k);
-                if (payload != NULL) {
-                    snprintf(payload, k, "{\"workers\": %s}", wl);
-                    post_event(a, 0, "workers", payload);
-                    free(payload);
-                }
-                cJSON_free(wl);
-            }
             free(ps->workers);
             ps->workers = strdup(ids);
         }
+        // The list itself whenever anything in it changed (a step, an order, the counters), so a
+        // dashboard's workers panel is live.
+        if (wl != NULL && (ps->wjson == NULL || strcmp(ps->wjson, wl) != 0)) {
+            size_t k = strlen(wl) + 32;
+            char *payload = malloc(k);
+            if (payload != NULL) {
+                snprintf(payload, k, "{\"workers\": %s}", wl);
+                post_event(a, 0, "workers", payload);
+                free(payload);
+            }
+            free(ps->wjson);
+            ps->wjson = strdup(wl);
+        }
+        cJSON_free(wl);
     }
     cJSON_Delete(workers);
     struct queue_breaker b;
@@ -325,6 +330,7 @@ static void *listener(void *arg)
     }
     free(ps.progress);
     free(ps.workers);
+    free(ps.wjson);
     db_free(db);
     return NULL;
 }
