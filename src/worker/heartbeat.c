@@ -47,12 +47,13 @@ static void beat(struct heartbeat *hb, struct db *db, long long *last_reap)
         int rc = queue_renew(db, &c, hb->cfg->lease_s, &cancelled);
         pthread_mutex_lock(&hb->mu);
         bool same = hb->have_claim && hb->claim.order_id == c.order_id && hb->claim.token == c.token;
+        bool finishing = hb->finishing;
         pthread_mutex_unlock(&hb->mu);
         if (same && rc == 0) {
             atomic_store(&hb->last_renew_ms, t0);
             if (cancelled)
                 atomic_store(&hb->cancelled, true);
-        } else if (same && rc == QUEUE_ESTALE) {
+        } else if (same && rc == QUEUE_ESTALE && !finishing) {
             log_warn("worker", "order %lld: the lease moved on (another attempt owns it): dropping it", c.order_id);
             atomic_store(&hb->lease_lost, true);
         }
@@ -155,6 +156,7 @@ void worker__hb_set(struct heartbeat *hb, const struct queue_claim *c, const cha
         hb->claim = *c;
         hb->claim.items = NULL; // the copy never owns them
         hb->claim.nitems = 0;
+        hb->finishing = false;
         atomic_store(&hb->lease_lost, false);
         atomic_store(&hb->cancelled, false);
         atomic_store(&hb->last_renew_ms, worker__now_ms()); // a claim comes with a fresh lease
@@ -171,6 +173,13 @@ void worker__hb_step(struct heartbeat *hb, const char *step)
 {
     pthread_mutex_lock(&hb->mu);
     snprintf(hb->step, sizeof hb->step, "%s", step ? step : "");
+    pthread_mutex_unlock(&hb->mu);
+}
+
+void worker__hb_finishing(struct heartbeat *hb)
+{
+    pthread_mutex_lock(&hb->mu);
+    hb->finishing = true;
     pthread_mutex_unlock(&hb->mu);
 }
 

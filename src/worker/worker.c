@@ -196,6 +196,7 @@ static const char *class_name_or_null(enum flow_class c)
 /* Writes the attempt's end, retrying across a reconnect (the lease fences a late write). */
 static int finish(struct worker *w, const struct queue_claim *c, const struct queue_result *r, char bstatus[16])
 {
+    worker__hb_finishing(&w->hb);
     for (int tries = 0; tries < 30; tries++) {
         int rc = queue_finish(w->db, c, r, bstatus);
         if (rc != QUEUE_EDB)

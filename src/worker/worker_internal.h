@@ -41,6 +41,8 @@ struct heartbeat {
     /* under mu */
     bool quit;
     bool have_claim;
+    bool finishing;           /* the worker is writing the outcome: a renewal that finds the order
+                                 no longer in progress is that write, not a lost lease */
     struct queue_claim claim; /* a copy without items */
     struct queue_worker_beat beat;
     char status[16];
@@ -59,6 +61,8 @@ void worker__hb_stop(struct heartbeat *hb);
 void worker__hb_set(struct heartbeat *hb, const struct queue_claim *c, const char *status, const char *step,
                     const struct queue_worker_beat *counters);
 void worker__hb_step(struct heartbeat *hb, const char *step);
+/* Says the outcome is being written (call before queue_finish). */
+void worker__hb_finishing(struct heartbeat *hb);
 /* True when the lease can no longer be trusted: lost, or not renewed for nearly its whole length
  * (the local clock: a worker that was stopped past its lease knows it before touching the portal). */
 bool worker__hb_lease_doubtful(struct heartbeat *hb);
