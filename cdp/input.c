@@ -2,16 +2,21 @@
  * input.c - element actions and waits, Playwright style.
  *
  * Every action is a poll: one Runtime.evaluate, in our isolated world (see
- * world.c), of a small helper that first checks that the selectors are valid
- * CSS, then the page's selector guards (error detectors), then the action's
- * condition (and, for click, the full actionability check: attached, visible,
- * enabled, scrolled into view, stable over two animation frames, hit test at
- * the centre lands on the element). Not ready: the same evaluate keeps
- * waiting inside the page, re-checking (and re-resolving the selector from
- * scratch) on every DOM mutation and every 50 ms, for a slice of up to 2 s of
- * the deadline; then C evaluates again. Ready: the real input (mouse,
- * Input.insertText, keys) goes through CDP. Slices from C survive
- * navigations: a wait that dies with its execution context is retried.
+ * world.c), of the helper library's poll (js/helper.js), which first checks
+ * that the selectors are valid (CSS, piercing open shadow roots, or
+ * role=...), then the page's selector guards (error detectors), then the
+ * action's condition (and, for click, the full actionability check:
+ * attached, visible, enabled, scrolled into view, stable over two animation
+ * frames, hit test at the centre lands on the element, through shadow
+ * roots). Not ready: the same evaluate keeps waiting inside the page,
+ * re-checking (and re-resolving the selector from scratch) on every DOM
+ * mutation and every 50 ms, for a slice of up to 2 s of the deadline; then C
+ * evaluates again. Ready: the real input (mouse, Input.insertText, keys) goes
+ * through CDP, on the page's session (Chromium routes it into frames, also
+ * out-of-process ones: a point inside a frame is translated by frame.c).
+ * Slices from C survive navigations: a wait that dies with its execution
+ * context is retried, and a frame handle whose frame went away is bound
+ * again.
  *
  * JS guards and wait_function predicates are the flow author's expressions
  * about page state, so they run in the page's own world, in a second poll
@@ -27,120 +32,13 @@
 
 #include "cdp_internal.h"
 
-/* JS: badsel(s) is null when s is valid CSS, else the browser's SyntaxError text. */
-#define JS_BADSEL                                                                                                      \
-    "const badsel = s => { try { document.createDocumentFragment().querySelector(s); return null; }\n"                 \
-    "  catch (x) { return String(x && x.message || x); } };\n"
-
-/* The isolated-world helper: a = {op, sel, text, state, value, guards: [{i, sel, text}]} (only the
- * selector guards, with their indexes) -> {badsel: -1 | guard index, msg} | {guard, text} |
- * {done, why, fatal, x, y, text, direct}. */
-static const char HELPER[] =
-    "(async (a) => {\n" JS_BADSEL
-    "const norm = s => String(s == null ? '' : s).replace(/\\s+/g, ' ').trim().toLowerCase();\n"
-    "const vis = e => { if (!e || !e.isConnected) return false; const st = getComputedStyle(e);\n"
-    "  if (st.visibility === 'hidden' || st.visibility === 'collapse') return false;\n"
-    "  const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; };\n"
-    "const all = (sel, text) => { const l = Array.from(document.querySelectorAll(sel));\n"
-    "  if (text == null) return l; const t = norm(text); return l.filter(e => norm(e.textContent).includes(t)); };\n"
-    "const pick = () => { const l = all(a.sel, a.text); return l.find(vis) || l[0] || null; };\n"
-    "const desc = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (typeof e.className === 'string' &&\n"
-    "  e.className.trim() ? '.' + e.className.trim().split(/\\s+/).join('.') : '');\n"
-    "const disabled = e => { try { if (e.matches(':disabled')) return true; } catch (x) {}\n"
-    "  return !!e.closest('[aria-disabled=true]'); };\n"
-    "if (a.sel != null) { const m = badsel(a.sel); if (m !== null) return {badsel: -1, msg: m}; }\n"
-    "const gs = a.guards || [];\n"
-    "for (let k = 0; k < gs.length; k++) { const m = badsel(gs[k].sel); if (m !== null) return {badsel: gs[k].i, msg: "
-    "m}; }\n"
-    "for (let k = 0; k < gs.length; k++) { const e = all(gs[k].sel, gs[k].text).find(vis);\n"
-    "  if (e) return {guard: gs[k].i, text: (e.innerText || e.textContent || '').trim().slice(0, 500)}; }\n"
-    "if (a.op === 'none') return {done: true};\n"
-    "if (a.op === 'url') return {done: location.href.includes(a.value), why: 'url is ' + location.href};\n"
-    "if (a.op === 'state') { const l = all(a.sel, a.text), s = a.state; const v = l.some(vis);\n"
-    "  const ok = s === 'visible' ? v : s === 'hidden' ? !v : s === 'attached' ? l.length > 0 : l.length === 0;\n"
-    "  if (ok) return {done: true};\n"
-    "  return {done: false, why: !l.length ? 'no element matches' : s === 'hidden' ? desc(l.find(vis)) + ' is "
-    "visible'\n"
-    "    : s === 'detached' ? desc(l[0]) + ' is attached' : desc(l[0]) + ' is not visible'}; }\n"
-    "const e = pick();\n"
-    "if (!e) return {done: false, why: 'no element matches'};\n"
-    "if (a.op === 'text') return {done: true, text: e.innerText ?? e.textContent ?? ''};\n"
-    "if (!vis(e)) return {done: false, why: desc(e) + ' is not visible'};\n"
-    "if (a.op === 'focus') { e.focus(); return {done: true}; }\n"
-    "if (disabled(e)) return {done: false, why: desc(e) + ' is disabled'};\n"
-    "if (a.op === 'click') {\n"
-    "  const r0 = e.getBoundingClientRect();\n"
-    "  if (r0.top < 0 || r0.left < 0 || r0.bottom > innerHeight || r0.right > innerWidth)\n"
-    "    e.scrollIntoView({block: 'center', inline: 'center', behavior: 'instant'});\n"
-    "  const frame = () => new Promise(res => { requestAnimationFrame(() => res()); setTimeout(res, 100); });\n"
-    "  await frame(); const r1 = e.getBoundingClientRect(); await frame(); const r2 = e.getBoundingClientRect();\n"
-    "  if (!e.isConnected) return {done: false, why: 'element was detached'};\n"
-    "  if (r1.x !== r2.x || r1.y !== r2.y || r1.width !== r2.width || r1.height !== r2.height)\n"
-    "    return {done: false, why: desc(e) + ' is not stable'};\n"
-    "  const x = r2.left + r2.width / 2, y = r2.top + r2.height / 2;\n"
-    "  let h = document.elementFromPoint(x, y);\n"
-    "  while (h && h.shadowRoot) { const h2 = h.shadowRoot.elementFromPoint(x, y); if (!h2 || h2 === h) break; h = h2; "
-    "}\n"
-    "  if (!h) return {done: false, why: desc(e) + ' centre is outside the viewport'};\n"
-    "  if (h !== e && !e.contains(h)) return {done: false, why: desc(e) + ' is covered by ' + desc(h)};\n"
-    "  return {done: true, x, y}; }\n"
-    "if (a.op === 'fill') { const t = e.tagName;\n"
-    "  if (t === 'INPUT') { const ty = (e.type || 'text').toLowerCase();\n"
-    "    if (['checkbox','radio','file','submit','button','reset','image','hidden'].includes(ty))\n"
-    "      return {done: false, fatal: desc(e) + ' is an input of type ' + ty + ' and cannot be filled'};\n"
-    "    if (e.readOnly) return {done: false, why: desc(e) + ' is read-only'};\n"
-    "    e.focus();\n"
-    "    if (['date','time','datetime-local','month','week','color','range'].includes(ty)) { e.value = a.value;\n"
-    "      e.dispatchEvent(new Event('input', {bubbles: true})); e.dispatchEvent(new Event('change', {bubbles: "
-    "true}));\n"
-    "      return {done: true, direct: true}; }\n"
-    "    e.select(); return {done: true}; }\n"
-    "  if (t === 'TEXTAREA') { if (e.readOnly) return {done: false, why: desc(e) + ' is read-only'};\n"
-    "    e.focus(); e.select(); return {done: true}; }\n"
-    "  if (e.isContentEditable) { e.focus(); const r = document.createRange(); r.selectNodeContents(e);\n"
-    "    const s = getSelection(); s.removeAllRanges(); s.addRange(r); return {done: true}; }\n"
-    "  return {done: false, fatal: desc(e) + ' is not an input, textarea or contenteditable'}; }\n"
-    "if (a.op === 'filled') {\n"
-    "  if (a.value === '' && (e.value ?? e.textContent) !== '') { document.execCommand('delete');\n"
-    "    if ('value' in e && e.value !== '') { e.value = ''; e.dispatchEvent(new Event('input', {bubbles: true})); }\n"
-    "    else if (!('value' in e) && e.textContent !== '') { e.textContent = '';\n"
-    "      e.dispatchEvent(new Event('input', {bubbles: true})); } }\n"
-    "  e.dispatchEvent(new Event('change', {bubbles: true})); return {done: true}; }\n"
-    "if (a.op === 'select') {\n"
-    "  if (e.tagName !== 'SELECT') return {done: false, fatal: desc(e) + ' is not a <select>'};\n"
-    "  const os = Array.from(e.options);\n"
-    "  const o = os.find(o => o.value === a.value) || os.find(o => o.label.trim() === a.value.trim()) ||\n"
-    "    os.find(o => norm(o.textContent) === norm(a.value));\n"
-    "  if (!o) return {done: false, why: 'no option with value or label \"' + a.value + '\"'};\n"
-    "  if (o.disabled) return {done: false, why: 'option \"' + a.value + '\" is disabled'};\n"
-    "  o.selected = true;\n"
-    "  e.dispatchEvent(new Event('input', {bubbles: true})); e.dispatchEvent(new Event('change', {bubbles: true}));\n"
-    "  return {done: true}; }\n"
-    "return {done: false, fatal: 'unknown op ' + a.op};\n"
-    "})";
-
-#define SLICE_TICK_STR  "50" /* ms: in-page re-check without a DOM mutation */
-#define SLICE_MAX_MS    2000 /* the longest one evaluate waits in the page */
-#define SLICE_MARGIN_MS 150  /* a slice ends this long before the deadline, so its answer arrives in time */
-#define SLICE_WAKE_MS   200  /* page-world slice when the isolated world also has something to look at */
-#define COORD_MAX       1e7  /* CSS px: a click point farther out is not an answer */
-
-/* The isolated-world poll: "(async (slice) => ...)" waits in the page until the helper is done, a
- * guard matches, a selector is bad, an action is impossible, or the slice (ms) runs out. It
- * re-checks (re-resolving selectors from scratch) on every DOM mutation and every SLICE_TICK_STR ms,
- * for changes no mutation announces such as a CSS transition ending. */
-static const char ISO_HEAD[] = "(async (slice) => { const f = () => ";
-static const char ISO_TAIL[] =
-    ";\n"
-    "const end = performance.now() + slice;\n"
-    "for (;;) { const r = await f();\n"
-    "  if (r.done || r.guard !== undefined || r.badsel !== undefined || r.fatal || performance.now() >= end)\n"
-    "    return r;\n"
-    "  await new Promise(res => { let t = 0; const mo = new MutationObserver(() => {\n"
-    "      mo.disconnect(); clearTimeout(t); res(); });\n"
-    "    mo.observe(document, {subtree: true, childList: true, attributes: true, characterData: true});\n"
-    "    t = setTimeout(() => { mo.disconnect(); res(); },\n"
-    "                   Math.max(0, Math.min(" SLICE_TICK_STR ", end - performance.now()))); }); } })";
+#define SLICE_TICK_STR  "50"  /* ms: in-page re-check without a DOM mutation */
+#define SLICE_MAX_MS    2000  /* the longest one evaluate waits in the page */
+#define SLICE_MARGIN_MS 150   /* a slice ends this long before the deadline, so its answer arrives in time */
+#define SLICE_WAKE_MS   200   /* page-world slice when the isolated world also has something to look at */
+#define COORD_MAX       1e7   /* CSS px: a click point farther out is not an answer */
+#define RETRY_PAUSE_MS  50    /* before looking again when a frame's iframe was not clickable */
+#define CLICK_SEEN_MS   "300" /* ms the frame is given to report that a click arrived */
 
 /* The page-world poll, for what flow authors wrote (JS guards, the wait_function predicate): they
  * read page state, so they run where it lives. "(async (slice, wake) => ...)" -> {guard, text} |
@@ -188,10 +86,11 @@ struct poll {
     const char *verb; /* "click": with sel, for the bad-selector message */
     const char *sel;  /* the call's selector, or NULL */
     bool acts;        /* the isolated helper acts when ready (every op but "none") */
-    bool once;        /* check_guards: look once, do not wait */
-    char *iso;        /* isolated-world poll source, or NULL: nothing to look at there */
+    bool once;        /* check_guards, is_visible: look once, do not wait */
+    const char *why0; /* what was not ready before this poll (a retried action), or NULL */
+    char *iso;        /* isolated-world poll arguments (JSON), or NULL: nothing to look at there */
     char *main;       /* page-world poll source, or NULL: no JS guard and no predicate */
-    struct buf call;  /* source + "(slice, wake)" of the evaluate under way */
+    struct buf call;  /* the expression of the evaluate under way */
 };
 
 static void poll_cleanup(struct poll *q)
@@ -202,9 +101,10 @@ static void poll_cleanup(struct poll *q)
 }
 
 /* Builds the sources for args = {op, sel, text, ...} (consumed) and pred (page-world predicate, may
- * be NULL). Returns 0 or CDP_ERR_NOMEM (message set); q is cleaned up on failure. */
+ * be NULL), with the page's guards unless !guards. Returns 0 or CDP_ERR_NOMEM (message set); q is
+ * cleaned up on failure. */
 static int poll_init(struct poll *q, struct cdp_page *p, const char *what, const char *verb, const char *sel,
-                     cJSON *args, const char *pred)
+                     cJSON *args, const char *pred, bool guards)
 {
     *q = (struct poll){.p = p, .what = what, .verb = verb, .sel = sel};
     buf_init(&q->call, 0);
@@ -214,7 +114,7 @@ static int poll_init(struct poll *q, struct cdp_page *p, const char *what, const
     size_t nsel = 0, njs = 0;
     cJSON *gs = ok ? cJSON_AddArrayToObject(args, "guards") : NULL;
     ok = ok && gs;
-    for (size_t i = 0; ok && i < p->nguards; i++) {
+    for (size_t i = 0; ok && guards && i < p->nguards; i++) {
         if (!p->guards[i].selector) {
             njs++;
             continue;
@@ -228,25 +128,19 @@ static int poll_init(struct poll *q, struct cdp_page *p, const char *what, const
     char *aj = ok ? cJSON_PrintUnformatted(args) : NULL;
     cJSON_Delete(args);
     ok = aj != NULL;
-    struct buf b;
-    buf_init(&b, 0);
     if (ok && (q->acts || nsel)) {
-        add(&b, &ok, ISO_HEAD);
-        add(&b, &ok, HELPER);
-        add(&b, &ok, "(");
-        add(&b, &ok, aj);
-        add(&b, &ok, ")");
-        add(&b, &ok, ISO_TAIL);
-        q->iso = ok ? buf_take(&b) : NULL;
+        q->iso = strdup(aj);
         ok = q->iso != NULL;
     }
     cJSON_free(aj);
+    struct buf b;
+    buf_init(&b, 0);
     if (ok && (njs || pred)) {
         // JS guards and the predicate are inlined as source (no eval: a page's CSP does not block
         // them); each JS guard travels with its index.
         add(&b, &ok, MAIN_HEAD);
         bool first = true;
-        for (size_t i = 0; ok && i < p->nguards; i++) {
+        for (size_t i = 0; ok && guards && i < p->nguards; i++) {
             if (p->guards[i].selector)
                 continue;
             char idx[32];
@@ -325,29 +219,54 @@ static int answer_guard(struct poll *q, const cJSON *res, bool js)
     return CDP_ERR_GUARD;
 }
 
-/* The page's answer after a poll evaluate in world w: 0 (done or not: *ready), POLL_AGAIN when the
- * document changed under it, or an error that ends the call. */
-#define POLL_AGAIN 1
+static void pause_ms(struct cdp_page *p, int64_t until_us)
+{
+    (void)cdp__pump(p->b, until_us, NULL, NULL);
+}
 
+static int slice_ms(int64_t deadline)
+{
+    int64_t left_ms = (deadline - cdp__now_us()) / 1000 - SLICE_MARGIN_MS;
+    return left_ms <= 0 ? 0 : left_ms > SLICE_MAX_MS ? SLICE_MAX_MS : (int)left_ms;
+}
+
+/* The page's answer after a poll evaluate in world w: 0 (done or not: *ready), CDP__AGAIN when the
+ * document changed under it, or an error that ends the call. */
 static int look(struct poll *q, enum cdp__world w, int slice, bool wake, int64_t deadline, cJSON **ready, bool *woke,
                 char *why, size_t whylen)
 {
     struct cdp_page *p = q->p;
     *ready = NULL;
     *woke = false;
+    int rc;
+    if (w == CDP__WORLD_HELPER && (rc = cdp__world_ensure(p, deadline, q->what))) {
+        if ((rc == CDP_ERR_JS || rc == CDP_ERR_PROTOCOL) && cdp__transient(p->err)) {
+            snprintf(why, whylen, "the page was navigating");
+            if (p->parent)
+                cdp__frame_unbind(p);
+            return CDP__AGAIN;
+        }
+        return rc;
+    }
+    /* the time making the world took comes off the in-page wait */
+    if (slice > 0) {
+        int left = slice_ms(deadline);
+        slice = left < slice ? left : slice;
+    }
     buf_reset(&q->call);
-    const char *src = w == CDP__WORLD_HELPER ? q->iso : q->main;
-    if (buf_append_str(&q->call, src) != 0 ||
-        (w == CDP__WORLD_HELPER ? buf_printf(&q->call, "(%d)", slice)
-                                : buf_printf(&q->call, "(%d, %s)", slice, wake ? "true" : "false")) != 0) {
+    if ((w == CDP__WORLD_HELPER ? buf_printf(&q->call, "poll(%s, %d)", q->iso, slice)
+                                : buf_printf(&q->call, "%s(%d, %s)", q->main, slice, wake ? "true" : "false")) != 0) {
         cdp__seterr(p->err, "%s: out of memory", q->what);
         return CDP_ERR_NOMEM;
     }
     cJSON *res = NULL;
-    int rc = cdp__evaluate(p, w, buf_str(&q->call), deadline, &res, q->what);
+    rc = w == CDP__WORLD_HELPER ? cdp__helper(p, buf_str(&q->call), deadline, &res, q->what)
+                                : cdp__evaluate(p, w, buf_str(&q->call), deadline, &res, q->what);
     if ((rc == CDP_ERR_JS || rc == CDP_ERR_PROTOCOL) && cdp__transient(p->err)) {
         snprintf(why, whylen, "the page was navigating");
-        return POLL_AGAIN;
+        if (p->parent) /* the frame may be gone or replaced: find it again */
+            cdp__frame_unbind(p);
+        return CDP__AGAIN;
     }
     if (rc)
         return rc;
@@ -365,11 +284,11 @@ static int look(struct poll *q, enum cdp__world w, int slice, bool wake, int64_t
         const char *m = str(res, "msg");
         size_t i;
         if (cJSON_IsNumber(bs) && bs->valuedouble == -1 && q->sel) {
-            cdp__seterr(p->err, "%s \"%s\": not a valid CSS selector (%s)", q->verb, q->sel, m ? m : "?");
+            cdp__seterr(p->err, "%s \"%s\": %s", q->verb, q->sel, m ? m : "not a valid selector");
             rc = CDP_ERR_ARG;
         } else if (guard_index(p, bs, false, &i)) {
-            cdp__seterr(p->err, "%s: guard %zu \"%s\": not a valid CSS selector (%s)", q->what, i,
-                        p->guards[i].selector, m ? m : "?");
+            cdp__seterr(p->err, "%s: guard %zu \"%s\": %s", q->what, i, p->guards[i].selector,
+                        m ? m : "not a valid selector");
             rc = CDP_ERR_ARG;
         } else {
             rc = bad_answer(q, "bad selector", bs, "a selector guard index");
@@ -397,21 +316,50 @@ static int look(struct poll *q, enum cdp__world w, int slice, bool wake, int64_t
     return 0;
 }
 
-static void pause_ms(struct cdp_page *p, int64_t until_us)
+/* The message of a call that stopped because the browser or the page is gone. */
+static int gone_error(struct cdp_page *p, const char *what)
 {
-    (void)cdp__pump(p->b, until_us, NULL, NULL);
+    const char *gone = cdp__page_gone_why(p);
+    cdp__seterr(p->err, "%s: browser gone (%s)", what, gone ? gone : p->b->gone_why);
+    return CDP_ERR_GONE;
 }
 
-static int slice_ms(int64_t deadline)
+/* A frame handle's wait also races the guards of the pages and frames above it (a modal over the
+ * whole page, the page's login form after a session expired): one look at each that has guards.
+ * CDP_ERR_GUARD (p->guard_hit_by set, p's message the guard's), else 0. */
+static int ancestors_guards(struct cdp_page *p, int64_t deadline)
 {
-    int64_t left_ms = (deadline - cdp__now_us()) / 1000 - SLICE_MARGIN_MS;
-    return left_ms <= 0 ? 0 : left_ms > SLICE_MAX_MS ? SLICE_MAX_MS : (int)left_ms;
+    for (struct cdp_page *a = p->parent; a != NULL; a = a->parent) {
+        if (a->nguards == 0)
+            continue;
+        int64_t left_ms = (deadline - cdp__now_us()) / 1000;
+        int rc = cdp_page_check_guards(a, left_ms < 1 ? 1 : left_ms > 2000 ? 2000 : (int)left_ms);
+        if (rc == CDP_ERR_GUARD) {
+            p->guard_hit_by = a;
+            snprintf(p->err, sizeof(p->err), "%s", a->err);
+            return rc;
+        }
+        if (rc == CDP_ERR_GONE) {
+            snprintf(p->err, sizeof(p->err), "%s", a->err);
+            return rc;
+        }
+        /* anything else (a navigation under the look, a slow answer): looked at again next round */
+    }
+    return 0;
 }
 
-/* Polls until the call is done, a guard matches, or the deadline. Per round: (JS guards first,
- * once, when the isolated helper acts) the isolated world's look, then the page world's. On
- * success *done (if not NULL) gets the isolated helper's answer (caller frees; NULL when the
- * predicate decided). Cleans q up. */
+static bool ancestors_have_guards(const struct cdp_page *p)
+{
+    for (const struct cdp_page *a = p->parent; a != NULL; a = a->parent)
+        if (a->nguards > 0)
+            return true;
+    return false;
+}
+
+/* Polls until the call is done, a guard matches, or the deadline. Per round: (a frame handle whose
+ * frame went away: bind it again) (JS guards first, once, when the isolated helper acts) the
+ * isolated world's look, then the page world's. On success *done (if not NULL) gets the isolated
+ * helper's answer (caller frees; NULL when the predicate decided). Cleans q up. */
 static int poll_run(struct poll *q, int64_t start, int64_t deadline, cJSON **done)
 {
     static const int delays_ms[] = {0, 20, 50, 100};
@@ -419,20 +367,40 @@ static int poll_run(struct poll *q, int64_t start, int64_t deadline, cJSON **don
     if (done)
         *done = NULL;
     p->guard_hit = -1;
-    char why[512] = "not tried yet";
+    p->guard_hit_by = NULL;
+    char why[512];
+    snprintf(why, sizeof(why), "%s", q->why0 ? q->why0 : "not tried yet");
     int rc = 0;
     unsigned again = 0;                 /* rounds in a row cut short by a navigation */
     bool js_first = q->main && q->acts; /* an action must not run when a JS guard already matches */
+    bool above = !q->once && ancestors_have_guards(p);
     for (;;) {
         int64_t round_start = cdp__now_us();
         int slice = slice_ms(deadline);
+        if (above) {
+            // What happens above the frame wakes no wait inside it: look up there every 200 ms.
+            if (slice > SLICE_WAKE_MS)
+                slice = SLICE_WAKE_MS;
+            if ((rc = ancestors_guards(p, deadline)) != 0)
+                break;
+        }
         cJSON *ready = NULL;
         bool woke = false, cut = false;
-        if (js_first) {
+        if (p->parent && !cdp__frame_valid(p)) {
+            rc = cdp__frame_try_bind(p, deadline, q->once ? 0 : slice, why, sizeof(why));
+            if (rc < 0)
+                break;
+            cut = rc == CDP__AGAIN;
+            if (cut && q->once) { /* look once: a frame that is not there shows nothing */
+                poll_cleanup(q);
+                return CDP__AGAIN;
+            }
+        }
+        if (js_first && !cut) {
             rc = look(q, CDP__WORLD_PAGE, 0, false, deadline, &ready, &woke, why, sizeof(why));
             cJSON_Delete(ready);
             ready = NULL;
-            cut |= rc == POLL_AGAIN;
+            cut |= rc == CDP__AGAIN;
             js_first = rc != 0;
             if (rc < 0)
                 break;
@@ -440,7 +408,7 @@ static int poll_run(struct poll *q, int64_t start, int64_t deadline, cJSON **don
         if (q->iso && !cut) {
             rc = look(q, CDP__WORLD_HELPER, q->main || q->once ? 0 : slice, false, deadline, &ready, &woke, why,
                       sizeof(why));
-            cut |= rc == POLL_AGAIN;
+            cut |= rc == CDP__AGAIN;
             if (rc < 0)
                 break;
             if (ready && (q->acts || !q->main)) {
@@ -457,7 +425,7 @@ static int poll_run(struct poll *q, int64_t start, int64_t deadline, cJSON **don
         if (q->main && !cut) {
             int s = q->once ? 0 : q->iso && slice > SLICE_WAKE_MS ? SLICE_WAKE_MS : slice;
             rc = look(q, CDP__WORLD_PAGE, s, q->iso != NULL, deadline, &ready, &woke, why, sizeof(why));
-            cut |= rc == POLL_AGAIN;
+            cut |= rc == CDP__AGAIN;
             if (rc < 0)
                 break;
             if (ready && !q->acts) { /* the predicate is truthy (or a check_guards found nothing) */
@@ -469,7 +437,7 @@ static int poll_run(struct poll *q, int64_t start, int64_t deadline, cJSON **don
         }
         if (q->once && !cut) {
             poll_cleanup(q);
-            return 0;
+            return q->acts ? CDP__AGAIN : 0;
         }
         int64_t now = cdp__now_us();
         if (now >= deadline) {
@@ -484,12 +452,9 @@ static int poll_run(struct poll *q, int64_t start, int64_t deadline, cJSON **don
             int64_t until = now + (int64_t)d * 1000;
             pause_ms(p, until < deadline ? until : deadline);
         }
-        if (p->b->gone || p->crashed || p->detached) {
-            cdp__seterr(p->err, "%s: browser gone (%s)", q->what,
-                        p->crashed ? "page crashed: Inspector.targetCrashed"
-                                   : (p->detached ? "page detached" : p->b->gone_why));
+        if (p->b->gone || cdp__page_gone_why(p)) {
             poll_cleanup(q);
-            return CDP_ERR_GONE;
+            return gone_error(p, q->what);
         }
     }
     if (rc == CDP_ERR_TIMEOUT)
@@ -498,9 +463,10 @@ static int poll_run(struct poll *q, int64_t start, int64_t deadline, cJSON **don
     return rc;
 }
 
-/* poll_init + poll_run. */
-static int poll_until(struct cdp_page *p, const char *what, const char *verb, const char *sel, cJSON *args,
-                      const char *pred, int64_t start, int64_t deadline, cJSON **done)
+/* poll_init + poll_run; why0 (may be NULL) is what was not ready before, for a timeout message
+ * that comes before the first look. */
+static int poll_again(struct cdp_page *p, const char *what, const char *verb, const char *sel, cJSON *args,
+                      const char *pred, int64_t start, int64_t deadline, cJSON **done, const char *why0)
 {
     if (done)
         *done = NULL;
@@ -509,8 +475,15 @@ static int poll_until(struct cdp_page *p, const char *what, const char *verb, co
         return CDP_ERR_NOMEM;
     }
     struct poll q;
-    int rc = poll_init(&q, p, what, verb, sel, args, pred);
+    int rc = poll_init(&q, p, what, verb, sel, args, pred, true);
+    q.why0 = why0;
     return rc ? rc : poll_run(&q, start, deadline, done);
+}
+
+static int poll_until(struct cdp_page *p, const char *what, const char *verb, const char *sel, cJSON *args,
+                      const char *pred, int64_t start, int64_t deadline, cJSON **done)
+{
+    return poll_again(p, what, verb, sel, args, pred, start, deadline, done, NULL);
 }
 
 int cdp__guards_validate(struct cdp_page *p, int64_t deadline)
@@ -531,11 +504,7 @@ int cdp__guards_validate(struct cdp_page *p, int64_t deadline)
         return 0;
     struct buf b;
     buf_init(&b, 0);
-    ok = sj && buf_printf(&b,
-                          "((gs) => {\n" JS_BADSEL "for (let k = 0; k < gs.length; k++) { const m = badsel(gs[k][1]);\n"
-                          "  if (m !== null) return {badsel: gs[k][0], msg: m}; }\n"
-                          "return {}; })(%s)",
-                          sj) == 0;
+    ok = sj && buf_printf(&b, "validate(%s)", sj) == 0;
     cJSON_free(sj);
     if (!ok) {
         buf_cleanup(&b);
@@ -543,7 +512,7 @@ int cdp__guards_validate(struct cdp_page *p, int64_t deadline)
         return CDP_ERR_NOMEM;
     }
     cJSON *res = NULL;
-    int rc = cdp__evaluate(p, CDP__WORLD_HELPER, buf_str(&b), deadline, &res, "guards");
+    int rc = cdp__helper(p, buf_str(&b), deadline, &res, "guards");
     buf_cleanup(&b);
     if (rc)
         return rc;
@@ -554,8 +523,7 @@ int cdp__guards_validate(struct cdp_page *p, int64_t deadline)
         rc = CDP_ERR_PROTOCOL;
     } else if (bs && guard_index(p, bs, false, &i)) {
         const char *m = str(res, "msg");
-        cdp__seterr(p->err, "guards: guard %zu \"%s\": not a valid CSS selector (%s)", i, p->guards[i].selector,
-                    m ? m : "?");
+        cdp__seterr(p->err, "guards: guard %zu \"%s\": %s", i, p->guards[i].selector, m ? m : "not a valid selector");
         rc = CDP_ERR_ARG;
     } else if (bs) {
         cdp__seterr(p->err, "guards: invalid answer from the page: bad selector index is not a selector guard");
@@ -578,12 +546,16 @@ static cJSON *args_new(const char *op, const char *sel, const char *text)
     return a;
 }
 
-static void name_action(char *out, size_t len, const char *verb, const char *sel, const char *text)
+/* "click #add (text \"Add\") in frame #cart" */
+static void name_action(const struct cdp_page *p, char *out, size_t len, const char *verb, const char *sel,
+                        const char *text)
 {
+    char fr[160];
+    cdp__frame_name(p, fr, sizeof(fr));
     if (text)
-        snprintf(out, len, "%s %s (text \"%s\")", verb, sel, text);
+        snprintf(out, len, "%s %s (text \"%s\")%s", verb, sel, text, fr);
     else
-        snprintf(out, len, "%s %s", verb, sel);
+        snprintf(out, len, "%s %s%s", verb, sel, fr);
 }
 
 static void slow_mo(struct cdp_page *p)
@@ -601,10 +573,37 @@ int cdp_page_wait_for(struct cdp_page *p, const char *selector, const char *text
     char what[300];
     char verb[32];
     snprintf(verb, sizeof(verb), "wait_for %s", names[state]);
-    name_action(what, sizeof(what), verb, selector, text);
+    name_action(p, what, sizeof(what), verb, selector, text);
     cJSON *a = args_new("state", selector, text);
     cJSON_AddStringToObject(a, "state", names[state]);
     return poll_until(p, what, verb, selector, a, NULL, start, deadline, NULL);
+}
+
+int cdp_page_is_visible(struct cdp_page *p, const char *selector, const char *text, int timeout_ms, bool *visible)
+{
+    if (visible)
+        *visible = false;
+    if (!p || !selector || !*selector || !visible)
+        return CDP_ERR_ARG;
+    int64_t start = cdp__now_us(), deadline = cdp__deadline(timeout_ms, p->timeout_ms);
+    char what[300];
+    name_action(p, what, sizeof(what), "is_visible", selector, text);
+    cJSON *a = args_new("state", selector, text);
+    cJSON_AddStringToObject(a, "state", "visible");
+    struct poll q;
+    /* no guards (this is not a wait), one look; a navigation under it is looked through again */
+    int rc = a ? poll_init(&q, p, what, "is_visible", selector, a, NULL, false) : CDP_ERR_NOMEM;
+    if (rc) {
+        cdp__seterr(p->err, "%s: out of memory", what);
+        return rc;
+    }
+    q.once = true;
+    rc = poll_run(&q, start, deadline, NULL);
+    if (rc == CDP__AGAIN) /* not visible, or (a frame handle) its frame is not there */
+        return 0;
+    if (rc == 0)
+        *visible = true;
+    return rc;
 }
 
 int cdp_page_wait_function(struct cdp_page *p, const char *expression, int timeout_ms)
@@ -612,9 +611,11 @@ int cdp_page_wait_function(struct cdp_page *p, const char *expression, int timeo
     if (!p || !expression)
         return CDP_ERR_ARG;
     int64_t start = cdp__now_us(), deadline = cdp__deadline(timeout_ms, p->timeout_ms);
+    char what[300];
+    name_action(p, what, sizeof(what), "wait_function", "", NULL);
     /* the predicate runs in the page's world; the isolated one looks at selector guards */
-    return poll_until(p, "wait_function", "wait_function", NULL, args_new("none", NULL, NULL), expression, start,
-                      deadline, NULL);
+    return poll_until(p, p->parent ? what : "wait_function", "wait_function", NULL, args_new("none", NULL, NULL),
+                      expression, start, deadline, NULL);
 }
 
 int cdp_page_wait_url(struct cdp_page *p, const char *substring, int timeout_ms)
@@ -625,8 +626,17 @@ int cdp_page_wait_url(struct cdp_page *p, const char *substring, int timeout_ms)
     cJSON *a = args_new("url", NULL, NULL);
     cJSON_AddStringToObject(a, "value", substring);
     char what[300];
-    snprintf(what, sizeof(what), "wait_url %s", substring);
+    name_action(p, what, sizeof(what), "wait_url", substring, NULL);
     return poll_until(p, what, "wait_url", NULL, a, NULL, start, deadline, NULL);
+}
+
+struct cdp_page *cdp_page_guard_hit_on(const struct cdp_page *p)
+{
+    if (!p)
+        return NULL;
+    if (p->guard_hit_by)
+        return p->guard_hit_by;
+    return p->guard_hit >= 0 ? (struct cdp_page *)p : NULL;
 }
 
 int cdp_page_check_guards(struct cdp_page *p, int timeout_ms)
@@ -636,20 +646,23 @@ int cdp_page_check_guards(struct cdp_page *p, int timeout_ms)
     int64_t start = cdp__now_us(), deadline = cdp__deadline(timeout_ms, p->timeout_ms);
     cJSON *a = args_new("none", NULL, NULL);
     struct poll q;
-    int rc = a ? poll_init(&q, p, "check_guards", "check_guards", NULL, a, NULL) : CDP_ERR_NOMEM;
+    int rc = a ? poll_init(&q, p, "check_guards", "check_guards", NULL, a, NULL, true) : CDP_ERR_NOMEM;
     if (rc) {
         cdp__seterr(p->err, "check_guards: out of memory");
         return rc;
     }
     q.once = true;
-    return poll_run(&q, start, deadline, NULL);
+    rc = poll_run(&q, start, deadline, NULL);
+    return rc == CDP__AGAIN ? 0 : rc; /* a frame that is not there shows no error */
 }
 
-/* Fire-and-forget the first events and wait for the last reply: a session's
- * messages are handled in order, so one round trip covers all of them. */
-static int mouse_click(struct cdp_page *p, double x, double y, int64_t deadline)
+/* Fire-and-forget the first events and wait for the last reply: a session's messages are handled
+ * in order, so one round trip covers all of them. The events go to the session of via (the page,
+ * or an out-of-process frame: see frame.c), in its viewport's coordinates. */
+static int mouse_click(struct cdp_page *p, struct cdp_page *via, double x, double y, int64_t deadline)
 {
     static const char *const types[] = {"mouseMoved", "mousePressed", "mouseReleased"};
+    struct cdp_page *t = via;
     for (int i = 0; i < 3; i++) {
         cJSON *a = cJSON_CreateObject();
         cJSON_AddStringToObject(a, "type", types[i]);
@@ -660,11 +673,87 @@ static int mouse_click(struct cdp_page *p, double x, double y, int64_t deadline)
             cJSON_AddNumberToObject(a, "buttons", i == 1 ? 1 : 0);
             cJSON_AddNumberToObject(a, "clickCount", 1);
         }
-        if (i < 2)
-            cdp__send_async(p->b, p->session_id, "Input.dispatchMouseEvent", a);
-        else
-            return cdp__page_call(p, "Input.dispatchMouseEvent", a, deadline, NULL);
+        if (i < 2) {
+            cdp__send_async(p->b, t->session_id, "Input.dispatchMouseEvent", a);
+        } else {
+            int rc = cdp__page_call(t, "Input.dispatchMouseEvent", a, deadline, NULL);
+            if (rc && t != p)
+                snprintf(p->err, sizeof(p->err), "%s", t->err);
+            return rc;
+        }
     }
+    return 0;
+}
+
+/* Reads the click point of a ready answer r (frees r): 0 or CDP_ERR_PROTOCOL. */
+static int answer_point(struct cdp_page *p, const char *what, cJSON *r, double *x, double *y)
+{
+    const cJSON *jx = cJSON_GetObjectItemCaseSensitive(r, "x"), *jy = cJSON_GetObjectItemCaseSensitive(r, "y");
+    bool ok = cJSON_IsNumber(jx) && cJSON_IsNumber(jy) && fabs(jx->valuedouble) < COORD_MAX &&
+              fabs(jy->valuedouble) < COORD_MAX;
+    *x = ok ? jx->valuedouble : 0;
+    *y = ok ? jy->valuedouble : 0;
+    cJSON_Delete(r);
+    if (!ok) {
+        cdp__seterr(p->err, "%s: invalid answer from the page (no click point)", what);
+        return CDP_ERR_PROTOCOL;
+    }
+    return 0;
+}
+
+/* Clicks at (x, y) of p's viewport: in a frame, translated to the top viewport once every
+ * ancestor document agrees its iframe is hit there. CDP__AGAIN (why set) when not; the deadline
+ * passing meanwhile is the action's timeout, with the last why. */
+static int click_at(struct cdp_page *p, const char *what, double x, double y, int64_t start, int64_t deadline,
+                    char *why, size_t whylen)
+{
+    struct cdp_page *via = p->top;
+    if (p->parent) {
+        int rc = cdp__frame_point(p, &x, &y, &via, deadline, why, whylen);
+        if (rc == CDP_ERR_TIMEOUT)
+            cdp__seterr(p->err, "%s: timeout after %lld ms: %s", what, (long long)((deadline - start) / 1000),
+                        why[0] ? why : "the frame's iframe was not checked yet");
+        if (rc)
+            return rc;
+    }
+    int rc = mouse_click(p, via, x, y, deadline);
+    if ((rc == CDP_ERR_PROTOCOL || rc == CDP_ERR_JS) && via != p->top && cdp__transient(p->err)) {
+        snprintf(why, whylen, "the frame was replaced");
+        return CDP__AGAIN; /* its session went away under the click: look again */
+    }
+    if (rc || !p->parent)
+        return rc;
+    /* Chromium now and then drops input to a frame that has just loaded: did it arrive? (A
+     * navigation or a frame gone under the question means it did something.) */
+    cJSON *r = NULL;
+    rc = cdp__helper(p, "clicked(" CLICK_SEEN_MS ")", deadline, &r, what);
+    bool lost = rc == 0 && cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(r, "seen"));
+    cJSON_Delete(r);
+    if ((rc == CDP_ERR_PROTOCOL || rc == CDP_ERR_JS) && cdp__transient(p->err))
+        return 0;
+    if (rc == CDP_ERR_TIMEOUT)
+        return 0; /* the click was sent; the deadline ended the question */
+    if (rc)
+        return rc;
+    if (lost) {
+        snprintf(why, whylen, "the click did not arrive in the frame; clicking again");
+        return CDP__AGAIN;
+    }
+    return 0;
+}
+
+/* Waits RETRY_PAUSE_MS (or fails at the deadline with why) before another look. */
+static int retry_pause(struct cdp_page *p, const char *what, int64_t start, int64_t deadline, const char *why)
+{
+    int64_t now = cdp__now_us();
+    if (now >= deadline) {
+        cdp__seterr(p->err, "%s: timeout after %lld ms: %s", what, (long long)((deadline - start) / 1000), why);
+        return CDP_ERR_TIMEOUT;
+    }
+    int64_t until = now + RETRY_PAUSE_MS * 1000;
+    pause_ms(p, until < deadline ? until : deadline);
+    if (p->b->gone || cdp__page_gone_why(p))
+        return gone_error(p, what);
     return 0;
 }
 
@@ -674,22 +763,106 @@ int cdp_page_click(struct cdp_page *p, const char *selector, const char *text, i
         return CDP_ERR_ARG;
     int64_t start = cdp__now_us(), deadline = cdp__deadline(timeout_ms, p->timeout_ms);
     char what[300];
-    name_action(what, sizeof(what), "click", selector, text);
+    name_action(p, what, sizeof(what), "click", selector, text);
     slow_mo(p);
-    cJSON *r = NULL;
-    int rc = poll_until(p, what, "click", selector, args_new("click", selector, text), NULL, start, deadline, &r);
-    if (rc)
-        return rc;
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(r, "x"), *y = cJSON_GetObjectItemCaseSensitive(r, "y");
-    bool ok =
-        cJSON_IsNumber(x) && cJSON_IsNumber(y) && fabs(x->valuedouble) < COORD_MAX && fabs(y->valuedouble) < COORD_MAX;
-    double cx = ok ? x->valuedouble : 0, cy = ok ? y->valuedouble : 0;
-    cJSON_Delete(r);
-    if (!ok) {
-        cdp__seterr(p->err, "%s: invalid answer from the page (no click point)", what);
-        return CDP_ERR_PROTOCOL;
+    char why[512] = "";
+    for (;;) {
+        cJSON *r = NULL;
+        int rc = poll_again(p, what, "click", selector, args_new("click", selector, text), NULL, start, deadline, &r,
+                            why[0] ? why : NULL);
+        double x, y;
+        if (rc || (rc = answer_point(p, what, r, &x, &y)))
+            return rc;
+        rc = click_at(p, what, x, y, start, deadline, why, sizeof(why));
+        if (rc != CDP__AGAIN)
+            return rc;
+        if ((rc = retry_pause(p, what, start, deadline, why)))
+            return rc;
     }
-    return mouse_click(p, cx, cy, deadline);
+}
+
+/* Types value into the focused element one character at a time (key events for printable ASCII,
+ * Input.insertText for the rest), like a user: masked inputs that format on every key see each. */
+static int type_chars(struct cdp_page *p, const char *value, int64_t deadline)
+{
+    struct cdp_page *t = p->top;
+    size_t n = strlen(value);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)value[i];
+        size_t len = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+        if (i + len > n)
+            len = n - i;
+        char ch[8];
+        memcpy(ch, value + i, len);
+        ch[len] = '\0';
+        i += len;
+        bool last = i >= n;
+        if (c >= 0x20 && c < 0x7f) {
+            for (int k = 0; k < 2; k++) {
+                cJSON *a = cJSON_CreateObject();
+                cJSON_AddStringToObject(a, "type", k == 0 ? "keyDown" : "keyUp");
+                cJSON_AddStringToObject(a, "key", ch);
+                if (k == 0) {
+                    cJSON_AddStringToObject(a, "text", ch);
+                    cJSON_AddStringToObject(a, "unmodifiedText", ch);
+                }
+                if (isalnum(c)) {
+                    char code[16];
+                    snprintf(code, sizeof(code), isalpha(c) ? "Key%c" : "Digit%c", toupper(c));
+                    cJSON_AddStringToObject(a, "code", code);
+                    cJSON_AddNumberToObject(a, "windowsVirtualKeyCode", toupper(c));
+                }
+                if (last && k == 1) {
+                    int rc = cdp__page_call(t, "Input.dispatchKeyEvent", a, deadline, NULL);
+                    if (rc && t != p)
+                        snprintf(p->err, sizeof(p->err), "%s", t->err);
+                    return rc;
+                }
+                cdp__send_async(p->b, t->session_id, "Input.dispatchKeyEvent", a);
+            }
+        } else {
+            cJSON *a = cJSON_CreateObject();
+            cJSON_AddStringToObject(a, "text", ch);
+            if (last) {
+                int rc = cdp__page_call(t, "Input.insertText", a, deadline, NULL);
+                if (rc && t != p)
+                    snprintf(p->err, sizeof(p->err), "%s", t->err);
+                return rc;
+            }
+            cdp__send_async(p->b, t->session_id, "Input.insertText", a);
+        }
+    }
+    return 0;
+}
+
+/* Focus and select the content (op "fill"); *direct when the helper set the value itself. */
+static int fill_prepare(struct cdp_page *p, const char *what, const char *selector, const char *text, const char *value,
+                        int64_t start, int64_t deadline, bool *direct)
+{
+    cJSON *a = args_new("fill", selector, text);
+    cJSON_AddStringToObject(a, "value", value);
+    cJSON *r = NULL;
+    int rc = poll_until(p, what, "fill", selector, a, NULL, start, deadline, &r);
+    *direct = rc == 0 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "direct"));
+    cJSON_Delete(r);
+    return rc;
+}
+
+/* Op "filled": clears for "", compares what the field shows with value (letters and digits only),
+ * fires change when it agrees (or when final). *agrees gets the verdict. */
+static int fill_check(struct cdp_page *p, const char *what, const char *selector, const char *text, const char *value,
+                      bool final, int64_t start, int64_t deadline, bool *agrees, int *shown_len)
+{
+    cJSON *a = args_new("filled", selector, text);
+    cJSON_AddStringToObject(a, "value", value);
+    cJSON_AddBoolToObject(a, "final", final);
+    cJSON *r = NULL;
+    int rc = poll_until(p, what, "fill", selector, a, NULL, start, deadline, &r);
+    const cJSON *len = cJSON_GetObjectItemCaseSensitive(r, "shown_len");
+    *agrees = rc == 0 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "ok"));
+    *shown_len = cJSON_IsNumber(len) && len->valuedouble >= 0 && len->valuedouble < 1e9 ? (int)len->valuedouble : 0;
+    cJSON_Delete(r);
+    return rc;
 }
 
 int cdp_page_fill(struct cdp_page *p, const char *selector, const char *text, const char *value, int timeout_ms)
@@ -698,29 +871,38 @@ int cdp_page_fill(struct cdp_page *p, const char *selector, const char *text, co
         return CDP_ERR_ARG;
     int64_t start = cdp__now_us(), deadline = cdp__deadline(timeout_ms, p->timeout_ms);
     char what[300];
-    name_action(what, sizeof(what), "fill", selector, text);
+    name_action(p, what, sizeof(what), "fill", selector, text);
     slow_mo(p);
-    cJSON *a = args_new("fill", selector, text);
-    cJSON_AddStringToObject(a, "value", value);
-    cJSON *r = NULL;
-    int rc = poll_until(p, what, "fill", selector, a, NULL, start, deadline, &r);
-    if (rc)
+    bool direct, agrees;
+    int shown;
+    int rc = fill_prepare(p, what, selector, text, value, start, deadline, &direct);
+    if (rc || direct)
         return rc;
-    bool direct = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "direct"));
-    cJSON_Delete(r);
-    if (direct)
-        return 0;
     if (*value) {
-        /* Input.insertText replaces the selection like typing would: input
-         * events fire and frameworks' value trackers see the change. */
+        /* Input.insertText replaces the selection like typing would: input events fire and
+         * frameworks' value trackers see the change. */
         cJSON *t = cJSON_CreateObject();
         cJSON_AddStringToObject(t, "text", value);
-        if ((rc = cdp__page_call(p, "Input.insertText", t, deadline, NULL)))
+        if ((rc = cdp__page_call(p->top, "Input.insertText", t, deadline, NULL))) {
+            if (p->top != p)
+                snprintf(p->err, sizeof(p->err), "%s", p->top->err);
             return rc;
+        }
     }
-    a = args_new("filled", selector, text);
-    cJSON_AddStringToObject(a, "value", value);
-    return poll_until(p, what, "fill", selector, a, NULL, start, deadline, NULL);
+    if ((rc = fill_check(p, what, selector, text, value, false, start, deadline, &agrees, &shown)) || agrees)
+        return rc;
+    /* The field does not show it: a mask that takes one key at a time, or a framework that did
+     * not see the change. Once more, key by key. */
+    if ((rc = fill_prepare(p, what, selector, text, value, start, deadline, &direct)) ||
+        (rc = type_chars(p, value, deadline)) ||
+        (rc = fill_check(p, what, selector, text, value, true, start, deadline, &agrees, &shown)))
+        return rc;
+    if (!agrees) {
+        /* never the values: a field may hold a secret */
+        cdp__seterr(p->err, "%s: the field does not show what was typed (it shows %d characters)", what, shown);
+        return CDP_ERR_ARG;
+    }
+    return 0;
 }
 
 int cdp_page_select(struct cdp_page *p, const char *selector, const char *text, const char *value, int timeout_ms)
@@ -729,11 +911,52 @@ int cdp_page_select(struct cdp_page *p, const char *selector, const char *text, 
         return CDP_ERR_ARG;
     int64_t start = cdp__now_us(), deadline = cdp__deadline(timeout_ms, p->timeout_ms);
     char what[300];
-    name_action(what, sizeof(what), "select", selector, text);
+    name_action(p, what, sizeof(what), "select", selector, text);
     slow_mo(p);
-    cJSON *a = args_new("select", selector, text);
-    cJSON_AddStringToObject(a, "value", value);
-    return poll_until(p, what, "select", selector, a, NULL, start, deadline, NULL);
+    /* A native <select> is done in one look. A listbox or combobox takes real clicks: open the
+     * combobox (once), click the option, then wait until it shows as selected. */
+    bool opened = false, clicked = false;
+    char *name = NULL;
+    char why[512] = "";
+    for (;;) {
+        cJSON *a = args_new(clicked ? "selectcheck" : "select", selector, text);
+        cJSON_AddStringToObject(a, "value", value);
+        cJSON_AddBoolToObject(a, "opened", opened);
+        if (name)
+            cJSON_AddStringToObject(a, "name", name);
+        cJSON *r = NULL;
+        int rc = poll_again(p, what, "select", selector, a, NULL, start, deadline, &r, why[0] ? why : NULL);
+        const char *act = rc ? NULL : str(r, "act");
+        if (rc || !act || clicked) {
+            cJSON_Delete(r);
+            free(name);
+            return rc;
+        }
+        bool open = strcmp(act, "open") == 0;
+        if (!open) {
+            const char *nm = str(r, "name");
+            free(name);
+            name = strdup(nm ? nm : "");
+            if (!name) {
+                cJSON_Delete(r);
+                cdp__seterr(p->err, "%s: out of memory", what);
+                return CDP_ERR_NOMEM;
+            }
+        }
+        double x, y;
+        if ((rc = answer_point(p, what, r, &x, &y)) == 0 &&
+            (rc = click_at(p, what, x, y, start, deadline, why, sizeof(why))) == 0) {
+            if (open)
+                opened = true;
+            else
+                clicked = true;
+            continue;
+        }
+        if (rc == CDP__AGAIN && (rc = retry_pause(p, what, start, deadline, why)) == 0)
+            continue;
+        free(name);
+        return rc;
+    }
 }
 
 struct key_def {
@@ -799,11 +1022,13 @@ int cdp_page_press(struct cdp_page *p, const char *selector, const char *key, in
     slow_mo(p);
     if (selector && *selector) {
         char what[300];
-        name_action(what, sizeof(what), "press: focus", selector, NULL);
+        name_action(p, what, sizeof(what), "press: focus", selector, NULL);
         int rc = poll_until(p, what, "press", selector, args_new("focus", selector, NULL), NULL, start, deadline, NULL);
         if (rc)
             return rc;
     }
+    /* keys go to the page's session, which routes them to the focused frame */
+    struct cdp_page *t = p->top;
     for (int i = 0; i < 2; i++) {
         cJSON *a = cJSON_CreateObject();
         cJSON_AddStringToObject(a, "type", i == 0 ? (k.text ? "keyDown" : "rawKeyDown") : "keyUp");
@@ -819,11 +1044,14 @@ int cdp_page_press(struct cdp_page *p, const char *selector, const char *key, in
             cJSON_AddStringToObject(a, "unmodifiedText", k.text);
         }
         if (i == 0) {
-            cdp__send_async(p->b, p->session_id, "Input.dispatchKeyEvent", a);
+            cdp__send_async(p->b, t->session_id, "Input.dispatchKeyEvent", a);
         } else {
-            int rc = cdp__page_call(p, "Input.dispatchKeyEvent", a, deadline, NULL);
-            if (rc)
+            int rc = cdp__page_call(t, "Input.dispatchKeyEvent", a, deadline, NULL);
+            if (rc) {
+                if (t != p)
+                    snprintf(p->err, sizeof(p->err), "%s", t->err);
                 return rc;
+            }
         }
     }
     return 0;
@@ -837,7 +1065,7 @@ int cdp_page_text(struct cdp_page *p, const char *selector, const char *text, in
         return CDP_ERR_ARG;
     int64_t start = cdp__now_us(), deadline = cdp__deadline(timeout_ms, p->timeout_ms);
     char what[300];
-    name_action(what, sizeof(what), "text", selector, text);
+    name_action(p, what, sizeof(what), "text", selector, text);
     cJSON *r = NULL;
     int rc = poll_until(p, what, "text", selector, args_new("text", selector, text), NULL, start, deadline, &r);
     if (rc)

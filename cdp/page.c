@@ -4,7 +4,9 @@
  * to Page.navigate), evaluate, waiting for the page to settle (no DOM change,
  * no request in flight), screenshots and HTML (files 0600, password values
  * blanked), viewport, blocked URLs and cookies. Element actions and waits live
- * in input.c; where JavaScript runs, in world.c.
+ * in input.c; where JavaScript runs, in world.c. On a frame handle, navigate
+ * and evaluate act on the frame, screenshot, viewport, blocked URLs and
+ * cookies on its page.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,16 +33,18 @@ struct load_wait {
 static bool load_seen(void *arg)
 {
     struct load_wait *w = arg;
-    if (w->p->crashed || w->p->detached)
+    const struct cdp_page *t = w->p->top;
+    if (cdp__page_gone_why(t))
         return true;
     for (unsigned i = 0; i < CDP__RING; i++)
-        if (strcmp(w->p->loads[i], w->loader) == 0)
+        if (strcmp(t->loads[i], w->loader) == 0)
             return true;
     return false;
 }
 
 static int doc_status(const struct cdp_page *p, const char *loader)
 {
+    p = p->top;
     /* newest first: a loader can see several responses (redirects) */
     for (unsigned k = 0; k < CDP__RING; k++) {
         const struct cdp__loader_status *d = &p->docs[(p->docs_n + CDP__RING - 1 - k) % CDP__RING];
@@ -59,10 +63,15 @@ int cdp_page_navigate(struct cdp_page *p, const char *url, int timeout_ms, int *
     p->guard_hit = -1;
     int64_t start = cdp__now_us();
     int64_t deadline = cdp__deadline(timeout_ms, p->timeout_ms);
+    int rc = cdp__frame_bind(p, deadline, "Page.navigate");
+    if (rc)
+        return rc;
     cJSON *a = cJSON_CreateObject();
     cJSON_AddStringToObject(a, "url", url);
+    if (p->parent) /* a frame handle: that frame, in the session hosting it */
+        cJSON_AddStringToObject(a, "frameId", p->frame_id);
     cJSON *r = NULL;
-    int rc = cdp__page_call(p, "Page.navigate", a, deadline, &r);
+    rc = cdp__page_call(p, "Page.navigate", a, deadline, &r);
     if (rc)
         return rc;
     const char *errtext = str(r, "errorText");
@@ -97,10 +106,9 @@ int cdp_page_navigate(struct cdp_page *p, const char *url, int timeout_ms, int *
         cdp__seterr(p->err, "Page.navigate: stopped (interrupted) while loading %s", url);
         return rc;
     }
-    if (rc || p->crashed || p->detached) {
-        cdp__seterr(p->err, "Page.navigate: browser gone (%s)",
-                    p->crashed ? "page crashed: Inspector.targetCrashed"
-                               : (p->detached ? "page detached" : p->b->gone_why));
+    const char *gone = cdp__page_gone_why(p);
+    if (rc || gone) {
+        cdp__seterr(p->err, "Page.navigate: browser gone (%s)", gone ? gone : p->b->gone_why);
         return CDP_ERR_GONE;
     }
     if (http_status)
@@ -164,10 +172,22 @@ static int write_file(struct cdp_page *p, const char *path, const void *data, si
     return 0;
 }
 
+static int screenshot_page(struct cdp_page *p, const char *path, bool full_page, int timeout_ms);
+
 int cdp_page_screenshot(struct cdp_page *p, const char *path, bool full_page, int timeout_ms)
 {
     if (!p || !path)
         return CDP_ERR_ARG;
+    struct cdp_page *frame = p;
+    p = p->top; /* the whole page, also from a frame handle */
+    int rc = screenshot_page(p, path, full_page, timeout_ms);
+    if (frame != p)
+        snprintf(frame->err, sizeof(frame->err), "%s", p->err);
+    return rc;
+}
+
+static int screenshot_page(struct cdp_page *p, const char *path, bool full_page, int timeout_ms)
+{
     int64_t deadline = cdp__deadline(timeout_ms, p->timeout_ms);
     cJSON *a = cJSON_CreateObject();
     cJSON_AddStringToObject(a, "format", "png");
@@ -288,12 +308,13 @@ int cdp_page_wait_settled(struct cdp_page *p, int quiet_ms, int timeout_ms)
             }
         }
         int64_t now = cdp__now_us();
-        double net_ms = p->nreqs ? 0 : (double)(now - p->net_idle_us) / 1000;
+        const struct cdp_page *t = p->top; /* requests of every frame of the page */
+        double net_ms = t->nreqs ? 0 : (double)(now - t->net_idle_us) / 1000;
         if (dom_ms >= quiet_ms && net_ms >= quiet_ms)
             return 0;
-        if (p->nreqs)
-            snprintf(why, sizeof(why), "%zu request%s in flight (%s)", p->nreqs, p->nreqs == 1 ? "" : "s",
-                     p->reqs[0].url);
+        if (t->nreqs)
+            snprintf(why, sizeof(why), "%zu request%s in flight (%s)", t->nreqs, t->nreqs == 1 ? "" : "s",
+                     t->reqs[0].url);
         else if (dom_ms < quiet_ms)
             snprintf(why, sizeof(why), "the DOM changed %.0f ms ago", dom_ms);
         else
@@ -310,10 +331,9 @@ int cdp_page_wait_settled(struct cdp_page *p, int quiet_ms, int timeout_ms)
             cdp__seterr(p->err, "wait_settled: stopped (interrupted)");
             return rc;
         }
-        if (rc || p->crashed || p->detached) {
-            cdp__seterr(p->err, "wait_settled: browser gone (%s)",
-                        p->crashed ? "page crashed: Inspector.targetCrashed"
-                                   : (p->detached ? "page detached" : p->b->gone_why));
+        const char *gone = cdp__page_gone_why(p);
+        if (rc || gone) {
+            cdp__seterr(p->err, "wait_settled: browser gone (%s)", gone ? gone : p->b->gone_why);
             return CDP_ERR_GONE;
         }
     }
@@ -337,6 +357,9 @@ int cdp_page_set_viewport(struct cdp_page *p, int width, int height)
 {
     if (!p || width <= 0 || height <= 0 || width > 16384 || height > 16384)
         return CDP_ERR_ARG;
+    p = p->top;
+    p->width = width;
+    p->height = height;
     cJSON *a = cJSON_CreateObject();
     cJSON_AddNumberToObject(a, "width", width);
     cJSON_AddNumberToObject(a, "height", height);
@@ -349,6 +372,20 @@ int cdp_page_block_urls(struct cdp_page *p, const char *const *patterns)
 {
     if (!p)
         return CDP_ERR_ARG;
+    struct cdp_page *frame = p;
+    p = p->top;
+    /* out-of-process iframes have sessions of their own: they get the list as they attach */
+    if (cdp__page_keep_block_urls(p, patterns)) {
+        cdp__seterr(frame->err, "block_urls: out of memory");
+        return CDP_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < p->nchildren; i++) {
+        cJSON *c = cJSON_CreateObject();
+        cJSON *cu = cJSON_AddArrayToObject(c, "urls");
+        for (size_t k = 0; patterns && patterns[k]; k++)
+            cJSON_AddItemToArray(cu, cJSON_CreateString(patterns[k]));
+        cdp__send_async(p->b, p->children[i].session, "Network.setBlockedURLs", c);
+    }
     cJSON *a = cJSON_CreateObject();
     cJSON *urls = cJSON_AddArrayToObject(a, "urls");
     for (size_t i = 0; patterns && patterns[i]; i++)
@@ -367,6 +404,7 @@ int cdp_page_cookies_get(struct cdp_page *p, cJSON **out)
 {
     if (!p || !out)
         return CDP_ERR_ARG;
+    p = p->top;
     *out = NULL;
     cJSON *r = NULL;
     int rc = cdp__call(p->b, NULL, "Storage.getCookies", ctx_params(p), cdp__deadline(0, p->timeout_ms), &r, p->err);
@@ -382,6 +420,7 @@ int cdp_page_cookies_set(struct cdp_page *p, const cJSON *cookies)
 {
     if (!p || !cJSON_IsArray(cookies))
         return CDP_ERR_ARG;
+    p = p->top;
     cJSON *a = ctx_params(p);
     cJSON *copy = cJSON_Duplicate(cookies, true);
     if (!a || !copy) {
@@ -397,5 +436,6 @@ int cdp_page_cookies_clear(struct cdp_page *p)
 {
     if (!p)
         return CDP_ERR_ARG;
+    p = p->top;
     return cdp__call(p->b, NULL, "Storage.clearCookies", ctx_params(p), cdp__deadline(0, p->timeout_ms), NULL, p->err);
 }

@@ -61,6 +61,11 @@ static void print_event(void *arg, const struct flow_event *ev)
     case FLOW_EV_SESSION_LOST:
         printf("%-20s session lost (%s): starting again from the first step\n", ev->step, ev->error ? ev->error : "");
         break;
+    case FLOW_EV_INTERRUPT:
+        if (!p->quiet)
+            printf("  %-4s %6ld ms  interrupt %s%s%s\n", ev->error ? "FAIL" : "ok", ev->ms, ev->action,
+                   ev->error ? ": " : " handled, action resumed", ev->error ? ev->error : "");
+        break;
     }
     fflush(stdout);
 }

@@ -16,8 +16,8 @@
 #define FLOW_TIMEOUT_MAX_MS 3600000
 #define FLOW_SLEEP_MAX_MS   600000
 
-const char *const FLOW_VERB_NAMES[FLOW_VERB_COUNT] = {"goto",     "click", "fill",       "select",   "press",  "wait_for",
-                                                      "wait_url", "eval",  "screenshot", "sleep_ms", "capture"};
+const char *const FLOW_VERB_NAMES[FLOW_VERB_COUNT] = {
+    "goto", "click", "fill", "select", "press", "wait_for", "wait_url", "eval", "screenshot", "sleep_ms", "capture"};
 
 #define VERB_LIST "goto, click, fill, select, press, wait_for, wait_url, eval, screenshot, sleep_ms, capture"
 #define OPTION_LIST                                                                                                    \
@@ -54,11 +54,19 @@ enum {
 static const struct {
     const char *name;
     unsigned bit;
-} OPTIONS[] = {
-    {"timeout_ms", OPT_TIMEOUT}, {"text", OPT_TEXT}, {"optional", OPT_OPTIONAL}, {"value", OPT_VALUE},
-    {"secret", OPT_SECRET},      {"on", OPT_ON},     {"state", OPT_STATE},       {"unless_here", OPT_UNLESS_HERE},
-    {"frame", OPT_FRAME},        {"dialog", OPT_DIALOG}, {"dialog_text", OPT_DIALOG_TEXT}, {"popup", OPT_POPUP},
-    {"as", OPT_AS}};
+} OPTIONS[] = {{"timeout_ms", OPT_TIMEOUT},
+               {"text", OPT_TEXT},
+               {"optional", OPT_OPTIONAL},
+               {"value", OPT_VALUE},
+               {"secret", OPT_SECRET},
+               {"on", OPT_ON},
+               {"state", OPT_STATE},
+               {"unless_here", OPT_UNLESS_HERE},
+               {"frame", OPT_FRAME},
+               {"dialog", OPT_DIALOG},
+               {"dialog_text", OPT_DIALOG_TEXT},
+               {"popup", OPT_POPUP},
+               {"as", OPT_AS}};
 
 /* Options every verb that may open a JS dialog or a window takes. */
 #define OPT_OPENS (OPT_DIALOG | OPT_DIALOG_TEXT | OPT_POPUP)
@@ -82,16 +90,16 @@ static const char *const CAPTURE_NAMES[] = {"portal_reference"};
 
 /* ARIA roles a {"role": ...} target may name (WAI-ARIA 1.2, the ones a form or a page shows). */
 static const char *const ARIA_ROLES[] = {
-    "alert",      "alertdialog", "article",      "banner",    "button",      "cell",     "checkbox",
-    "columnheader", "combobox",  "complementary", "contentinfo", "dialog",   "document", "feed",
-    "figure",     "form",        "grid",         "gridcell",  "group",       "heading",  "img",
-    "link",       "list",        "listbox",      "listitem",  "main",        "marquee",  "math",
-    "menu",       "menubar",     "menuitem",     "menuitemcheckbox", "menuitemradio", "meter", "navigation",
-    "note",       "option",      "paragraph",    "presentation", "progressbar", "radio",  "radiogroup",
-    "region",     "row",         "rowgroup",     "rowheader", "scrollbar",   "search",   "searchbox",
-    "separator",  "slider",      "spinbutton",   "status",    "switch",      "tab",      "table",
-    "tablist",    "tabpanel",    "term",         "textbox",   "timer",       "toolbar",  "tooltip",
-    "tree",       "treegrid",    "treeitem"};
+    "alert",        "alertdialog", "article",       "banner",           "button",        "cell",     "checkbox",
+    "columnheader", "combobox",    "complementary", "contentinfo",      "dialog",        "document", "feed",
+    "figure",       "form",        "grid",          "gridcell",         "group",         "heading",  "img",
+    "link",         "list",        "listbox",       "listitem",         "main",          "marquee",  "math",
+    "menu",         "menubar",     "menuitem",      "menuitemcheckbox", "menuitemradio", "meter",    "navigation",
+    "note",         "option",      "paragraph",     "presentation",     "progressbar",   "radio",    "radiogroup",
+    "region",       "row",         "rowgroup",      "rowheader",        "scrollbar",     "search",   "searchbox",
+    "separator",    "slider",      "spinbutton",    "status",           "switch",        "tab",      "table",
+    "tablist",      "tabpanel",    "term",          "textbox",          "timer",         "toolbar",  "tooltip",
+    "tree",         "treegrid",    "treeitem"};
 
 /* Where a template is, for the scope rules of its variables. */
 enum tmpl_where {
@@ -223,15 +231,17 @@ static char *role_target(struct parser *p, const char *path, const cJSON *j, enu
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "name");
     snprintf(kp, sizeof kp, "%s.role", path);
     if (!cJSON_IsString(role)) {
-        diag(p, role ? kp : path, "a target object needs a \"role\" string, as in {\"role\": \"button\", \"name\": \"Agregar\"}");
+        diag(p, role ? kp : path,
+             "a target object needs a \"role\" string, as in {\"role\": \"button\", \"name\": \"Agregar\"}");
         return NULL;
     }
     bool known = false;
     for (size_t i = 0; i < sizeof ARIA_ROLES / sizeof ARIA_ROLES[0]; i++)
         known |= strcmp(role->valuestring, ARIA_ROLES[i]) == 0;
     if (!known) {
-        diag(p, kp, "unknown ARIA role \"%.40s\" (button, link, textbox, combobox, listbox, option, checkbox, "
-                    "radio, tab, menuitem, heading, dialog, row, cell, ...)",
+        diag(p, kp,
+             "unknown ARIA role \"%.40s\" (button, link, textbox, combobox, listbox, option, checkbox, "
+             "radio, tab, menuitem, heading, dialog, row, cell, ...)",
              role->valuestring);
         return NULL;
     }
@@ -272,8 +282,9 @@ static char *parse_target(struct parser *p, const char *path, const cJSON *j, en
     if (roles_ok && cJSON_IsObject(j))
         return role_target(p, path, j, where);
     if (!cJSON_IsString(j)) {
-        diag(p, path, roles_ok ? "must be a CSS selector or {\"role\": ..., \"name\": ...}, not %s"
-                               : "must be a CSS selector string, not %s",
+        diag(p, path,
+             roles_ok ? "must be a CSS selector or {\"role\": ..., \"name\": ...}, not %s"
+                      : "must be a CSS selector string, not %s",
              type_name(j));
         return NULL;
     }
@@ -593,8 +604,8 @@ static void parse_step(struct parser *p, const cJSON *j, int index, struct flow_
         return;
     }
     check_duplicate_keys(p, path, j);
-    static const char *const KEYS[] = {"name",          "skip_if",          "actions", "cart",       "for_each_item",
-                                       "after_item_error", "retries",       "max_per_add", "frame"};
+    static const char *const KEYS[] = {"name",    "skip_if",     "actions", "cart", "for_each_item", "after_item_error",
+                                       "retries", "max_per_add", "frame"};
     for (const cJSON *k = j->child; k != NULL; k = k->next) {
         bool known = false;
         for (size_t i = 0; i < sizeof KEYS / sizeof KEYS[0]; i++)

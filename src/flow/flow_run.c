@@ -27,17 +27,41 @@
 #define FLOW_SKIP_CHECK_MS       10000 /* skip_if: the deadline of one look (not a wait) */
 #define FLOW_BACKOFF_CAP_MS      300000
 #define FLOW_STEP_RETRY_MS       250 /* pause before re-running a step, times the try number */
+#define FLOW_MAX_HANDLES         32  /* pages and frames one attempt arms guards on */
+#define FLOW_INTERRUPT_RUNS      3   /* interrupts handled in one action before it fails */
+#define FLOW_MAX_POPUPS          4   /* pop-up windows open at once */
+#define FLOW_FRAME_MAX           8
+
+/* A page or frame handle with this attempt's guards on it: the error detectors of the step and
+ * the interrupts watched there. */
+struct armed {
+    struct cdp_page *h;
+    struct cdp_page *window; /* the window it belongs to */
+    unsigned gen;            /* armed for run.gen; another value: arm again before use */
+    size_t n;
+    int map[FLOW_MAX_GUARDS]; /* guard index -> detector index, or -(interrupt index + 1) */
+};
 
 struct run {
-    struct cdp_page *page;
+    struct cdp_page *page; /* the handle the current action runs on (a window or a frame) */
+    struct cdp_page *win;  /* the window the walk is in: the attempt's page or a pop-up */
+    struct cdp_page *top;  /* the attempt's page */
+    struct cdp_page *popups[FLOW_MAX_POPUPS];
+    size_t npopups;
+    struct armed armed[FLOW_MAX_HANDLES];
+    size_t narmed;
+    unsigned gen;                    /* bumped whenever the guards must change */
+    const struct flow_step *step;    /* the step running */
+    const struct flow_frame *dframe; /* the frame actions run in unless they say: the step's */
+    bool guards_off;                 /* after_item_error: no detectors */
+    unsigned interrupting;           /* bit i: interrupt i's actions are running (not watched for
+                                        again meanwhile; the others are: a survey over a banner) */
     const struct flow_run_opts *o;
     const struct flow_order *order;
     struct flow_item_state *items;
     size_t nitems;
     int attempt;
     struct flow_result *res;
-    int guard_det[FLOW_MAX_GUARDS]; /* guard index -> detector index */
-    size_t nguards;
     char base_url[2048];
     int step_try;                     /* 0 on a step's first run, then the number of re-runs */
     const struct flow_action *action; /* the action running, for messages */
@@ -102,29 +126,93 @@ long flow_backoff_ms(int base_ms, int failures)
     return (long)(d * jitter);
 }
 
-/* Sets the page's guards to the detectors that apply in `step`. */
-static int set_guards(struct run *r, const char *step, struct outcome *out)
+static bool frames_equal(const struct flow_frame *a, const struct flow_frame *b)
 {
+    size_t na = a != NULL ? a->n : 0, nb = b != NULL ? b->n : 0;
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a->sel[i], b->sel[i]) != 0)
+            return false;
+    return true;
+}
+
+static struct armed *armed_of(struct run *r, const struct cdp_page *h)
+{
+    for (size_t i = 0; i < r->narmed; i++)
+        if (r->armed[i].h == h)
+            return &r->armed[i];
+    return NULL;
+}
+
+/* Puts on h (a window, or a frame `fr` of it) the detectors that apply in the running step and
+ * the interrupts watched in that frame, unless it has them already. */
+static int arm(struct run *r, struct cdp_page *h, const struct flow_frame *fr, struct outcome *out)
+{
+    struct armed *a = armed_of(r, h);
+    if (a != NULL && a->gen == r->gen)
+        return 0;
+    if (a == NULL) {
+        if (r->narmed == FLOW_MAX_HANDLES) {
+            out->cls = FLOW_CLASS_RECOVERABLE;
+            snprintf(out->msg, sizeof out->msg, "more than %d frames in one attempt", FLOW_MAX_HANDLES);
+            return -1;
+        }
+        a = &r->armed[r->narmed++];
+        memset(a, 0, sizeof *a);
+        a->h = h;
+        a->window = r->win;
+    }
     const struct flow *f = r->o->flow;
     struct cdp_guard guards[FLOW_MAX_GUARDS];
-    r->nguards = 0;
-    for (size_t i = 0; i < f->nerrors && r->nguards < FLOW_MAX_GUARDS; i++) {
+    size_t n = 0;
+    const char *step = r->step != NULL ? r->step->name : "";
+    for (size_t i = 0; !r->guards_off && i < f->nerrors && n < FLOW_MAX_GUARDS; i++) {
         const struct flow_detector *d = &f->errors[i];
         bool applies = d->nsteps == 0;
         for (size_t k = 0; k < d->nsteps; k++)
             applies |= strcmp(d->steps[k], step) == 0;
         if (!applies)
             continue;
-        guards[r->nguards] = (struct cdp_guard){.selector = d->selector, .text = d->text};
-        r->guard_det[r->nguards++] = (int)i;
+        guards[n] = (struct cdp_guard){.selector = d->selector, .text = d->text};
+        a->map[n++] = (int)i;
     }
-    int rc = cdp_page_set_guards(r->page, guards, r->nguards);
-    if (rc != 0) {
+    for (size_t i = 0; !r->guards_off && i < f->ninterrupts && n < FLOW_MAX_GUARDS; i++) {
+        if ((r->interrupting & (1u << i)) != 0 || !frames_equal(&f->interrupts[i].frame, fr))
+            continue;
+        guards[n] = (struct cdp_guard){.selector = f->interrupts[i].selector};
+        a->map[n++] = -(int)i - 1;
+    }
+    a->n = n;
+    a->gen = r->gen - 1; // not armed until it worked
+    if (cdp_page_set_guards(h, guards, n) != 0) {
         out->cls = FLOW_CLASS_RECOVERABLE;
-        snprintf(out->msg, sizeof out->msg, "setting error detectors: %s", cdp_page_errmsg(r->page));
+        snprintf(out->msg, sizeof out->msg, "setting error detectors: %s", cdp_page_errmsg(h));
         return -1;
     }
+    a->gen = r->gen;
     return 0;
+}
+
+/* The handle whose guard matched during the last action on r->page (the frame itself, or a page
+ * or frame above it), and the guard's index there. */
+static struct armed *guard_hit(struct run *r, int *gi)
+{
+    struct cdp_page *on = cdp_page_guard_hit_on(r->page);
+    struct armed *a = on != NULL ? armed_of(r, on) : NULL;
+    int g = on != NULL ? cdp_page_guard_hit(on) : -1;
+    if (a == NULL || g < 0 || (size_t)g >= a->n)
+        return NULL;
+    *gi = g;
+    return a;
+}
+
+/* The interrupt whose selector stopped the last action, or -1 (a detector, or no guard). */
+static int interrupt_hit(struct run *r)
+{
+    int g;
+    struct armed *a = guard_hit(r, &g);
+    return a != NULL && a->map[g] < 0 ? -a->map[g] - 1 : -1;
 }
 
 /* Classifies a cdp failure `rc` of `what` into *out. */
@@ -133,8 +221,9 @@ static void classify(struct run *r, int rc, const char *what, struct outcome *ou
     char raw[FLOW_MESSAGE_MAX];
     out->det = -1;
     if (rc == CDP_ERR_GUARD) {
-        int g = cdp_page_guard_hit(r->page);
-        int det = g >= 0 && (size_t)g < r->nguards ? r->guard_det[g] : -1;
+        int g;
+        struct armed *a = guard_hit(r, &g);
+        int det = a != NULL && a->map[g] >= 0 ? a->map[g] : -1;
         const struct flow_detector *d = det >= 0 ? &r->o->flow->errors[det] : NULL;
         out->det = det;
         out->cls = d ? d->cls : FLOW_CLASS_RECOVERABLE;
@@ -248,39 +337,97 @@ static enum flow_ctx selector_ctx(const char *tmpl)
     return tmpl != NULL && strncmp(tmpl, "role=", 5) == 0 ? FLOW_CTX_ROLE : FLOW_CTX_CSS;
 }
 
-/* Runs one action. Returns 0, or -1 with *out set. */
-static int run_action(struct run *r, const struct flow_action *a, const struct flow_vars *v, struct outcome *out,
-                      char *desc, size_t dn)
+static bool takes_frame(enum flow_verb v)
 {
-    describe(a, a->target, a->value, a->text, desc, dn); // replaced by the values once they are known
-    memset(out, 0, sizeof *out);
-    out->det = -1;
-    r->action = a;
-    char *target = NULL, *value = NULL, *text = NULL, *on = NULL;
-    enum flow_ctx tctx = FLOW_CTX_TEXT;
-    if (a->verb == FLOW_CLICK || a->verb == FLOW_FILL || a->verb == FLOW_SELECT || a->verb == FLOW_WAIT_FOR ||
-        a->verb == FLOW_CAPTURE)
-        tctx = selector_ctx(a->target);
-    else if (a->verb == FLOW_GOTO)
-        tctx = FLOW_CTX_URL;
-    else if (a->verb == FLOW_EVAL)
-        tctx = FLOW_CTX_JS;
-    int rc = 0;
-    if (a->target != NULL && (target = expand(a->target, tctx, v, out)) == NULL)
-        goto done;
-    if (a->value != NULL && (value = expand(a->value, FLOW_CTX_TEXT, v, out)) == NULL)
-        goto done;
-    if (a->text != NULL && (text = expand(a->text, FLOW_CTX_TEXT, v, out)) == NULL)
-        goto done;
-    if (a->on != NULL && (on = expand(a->on, selector_ctx(a->on), v, out)) == NULL)
-        goto done;
+    return v == FLOW_CLICK || v == FLOW_FILL || v == FLOW_SELECT || v == FLOW_PRESS || v == FLOW_WAIT_FOR ||
+           v == FLOW_EVAL || v == FLOW_CAPTURE;
+}
 
-    int t = timeout_of(r, a);
-    char what[600];
-    describe(a, target, value, text, what, sizeof what); // a secret value reads "***"
-    char red[600];
-    log_redact(what, red, sizeof red);
-    snprintf(desc, dn, "%s", red);
+/* The frame an action runs in: its own "frame", else the step's (for the verbs that act on
+ * elements); NULL = the window's page. */
+static const struct flow_frame *action_frame(const struct run *r, const struct flow_action *a)
+{
+    if (a->frame_set)
+        return &a->frame;
+    return takes_frame(a->verb) ? r->dframe : NULL;
+}
+
+/* The handle for frame `fr` of the current window (the window itself when fr is empty), with its
+ * guards armed. NULL with *out on failure. */
+static struct cdp_page *handle_for(struct run *r, const struct flow_frame *fr, const struct flow_vars *v,
+                                   int timeout_ms, struct outcome *out)
+{
+    struct cdp_page *h = r->win;
+    if (fr != NULL && fr->n > 0) {
+        char *sels[FLOW_FRAME_MAX] = {0};
+        char names[512] = "";
+        size_t n = fr->n < FLOW_FRAME_MAX ? fr->n : FLOW_FRAME_MAX, ok = 0;
+        for (; ok < n; ok++) {
+            if ((sels[ok] = expand(fr->sel[ok], selector_ctx(fr->sel[ok]), v, out)) == NULL)
+                break;
+            size_t len = strlen(names);
+            snprintf(names + len, sizeof names - len, "%s%s", ok ? " > " : "", sels[ok]);
+        }
+        int rc = ok < n ? -1 : cdp_page_frame(r->win, (const char *const *)sels, n, timeout_ms, &h);
+        for (size_t i = 0; i < n; i++)
+            free(sels[i]);
+        if (ok < n)
+            return NULL;
+        if (rc != 0) {
+            char what[600];
+            snprintf(what, sizeof what, "frame %s", names);
+            struct cdp_page *keep = r->page;
+            r->page = r->win; // the error is the window's
+            classify(r, rc, what, out);
+            r->page = keep;
+            return NULL;
+        }
+    }
+    if (arm(r, h, fr, out) != 0)
+        return NULL;
+    return h;
+}
+
+/* Forgets the handles of a window that closed. */
+static void forget_window(struct run *r, const struct cdp_page *w)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < r->narmed; i++)
+        if (r->armed[i].window != w && r->armed[i].h != w)
+            r->armed[k++] = r->armed[i];
+    r->narmed = k;
+}
+
+/* Closes the newest pop-up window (when `close`) or forgets it (it closed itself), and the walk
+ * goes back to the window that opened it. */
+static void pop_window(struct run *r, bool close)
+{
+    if (r->npopups == 0)
+        return;
+    struct cdp_page *w = r->popups[--r->npopups];
+    forget_window(r, w);
+    if (close || cdp_page_is_closed(w))
+        cdp_page_free(w);
+    r->win = r->npopups > 0 ? r->popups[r->npopups - 1] : r->top;
+    r->page = r->win;
+    r->gen++;
+}
+
+/* A pop-up that closed itself hands the walk back to its opener. */
+static void pop_closed_windows(struct run *r)
+{
+    while (r->npopups > 0 && cdp_page_is_closed(r->win))
+        pop_window(r, false);
+}
+
+static int run_interrupt(struct run *r, int i, struct outcome *out);
+
+/* The verb itself on r->page. Returns a cdp code (0 = done); failures the engine decides itself
+ * (HTTP >= 500, an unusable address, an empty capture) are set in *out with 0 returned. */
+static int perform(struct run *r, const struct flow_action *a, const char *target, const char *value, const char *text,
+                   const char *on, int t, const char *what, char *desc, size_t dn, struct outcome *out)
+{
+    int rc = 0;
     switch (a->verb) {
     case FLOW_GOTO: {
         char url[4096];
@@ -365,17 +512,146 @@ static int run_action(struct run *r, const struct flow_action *a, const struct f
     }
     default: break;
     }
-    if (rc != 0)
-        classify(r, rc, what, out);
-    if (rc != 0 && a->optional && rc != CDP_ERR_GUARD && rc != CDP_ERR_GONE) {
-        out->cls = FLOW_CLASS_NONE; // optional: a timeout or a missing element is fine
-        out->msg[0] = '\0';
+    return rc;
+}
+
+/* After an action that opens a JS dialog: it must have opened (and said dialog_text). */
+static int check_dialog(struct run *r, const struct flow_action *a, const char *expect, int t, const char *what,
+                        struct outcome *out)
+{
+    char msg[512] = "";
+    long deadline = now_ms() + t;
+    bool seen;
+    while (!(seen = cdp_page_dialog_seen(r->win, msg, sizeof msg)) && now_ms() < deadline)
+        if (cdp_page_sleep(r->win, 50) == CDP_ERR_STOPPED) {
+            classify(r, CDP_ERR_STOPPED, what, out);
+            return -1;
+        }
+    out->cls = FLOW_CLASS_RECOVERABLE;
+    if (!seen) {
+        snprintf(out->msg, sizeof out->msg, "%s: no dialog opened within %d ms (\"dialog\": \"%s\" expects one)", what,
+                 t, a->dialog == FLOW_DIALOG_ACCEPT ? "accept" : "dismiss");
+        return -1;
     }
+    if (cdp_page_dialog_mismatch(r->win)) {
+        // The portal asked something else than the flow expects: dismissed, never answered.
+        out->cls = FLOW_CLASS_FATAL;
+        char raw[FLOW_MESSAGE_MAX];
+        snprintf(raw, sizeof raw, "%s: the dialog said \"%.200s\", not \"%.150s\": dismissed", what, msg,
+                 expect ? expect : "");
+        log_redact(raw, out->msg, sizeof out->msg);
+        return -1;
+    }
+    out->cls = FLOW_CLASS_NONE;
+    return 0;
+}
+
+/* Runs one action. Returns 0, or -1 with *out set. */
+static int run_action(struct run *r, const struct flow_action *a, const struct flow_vars *v, struct outcome *out,
+                      char *desc, size_t dn)
+{
+    describe(a, a->target, a->value, a->text, desc, dn); // replaced by the values once they are known
+    memset(out, 0, sizeof *out);
+    out->det = -1;
+    r->action = a;
+    char *target = NULL, *value = NULL, *text = NULL, *on = NULL, *dtext = NULL;
+    enum flow_ctx tctx = FLOW_CTX_TEXT;
+    if (a->verb == FLOW_CLICK || a->verb == FLOW_FILL || a->verb == FLOW_SELECT || a->verb == FLOW_WAIT_FOR ||
+        a->verb == FLOW_CAPTURE)
+        tctx = selector_ctx(a->target);
+    else if (a->verb == FLOW_GOTO)
+        tctx = FLOW_CTX_URL;
+    else if (a->verb == FLOW_EVAL)
+        tctx = FLOW_CTX_JS;
+    if (a->target != NULL && (target = expand(a->target, tctx, v, out)) == NULL)
+        goto done;
+    if (a->value != NULL && (value = expand(a->value, FLOW_CTX_TEXT, v, out)) == NULL)
+        goto done;
+    if (a->text != NULL && (text = expand(a->text, FLOW_CTX_TEXT, v, out)) == NULL)
+        goto done;
+    if (a->on != NULL && (on = expand(a->on, selector_ctx(a->on), v, out)) == NULL)
+        goto done;
+    if (a->dialog_text != NULL && (dtext = expand(a->dialog_text, FLOW_CTX_TEXT, v, out)) == NULL)
+        goto done;
+
+    int t = timeout_of(r, a);
+    char what[600];
+    describe(a, target, value, text, what, sizeof what); // a secret value reads "***"
+    char red[600];
+    log_redact(what, red, sizeof red);
+    snprintf(desc, dn, "%s", red);
+    pop_closed_windows(r);
+    const struct flow_frame *fr = action_frame(r, a);
+    if (fr != NULL && fr->n > 0 && strlen(desc) + 16 < dn) {
+        size_t len = strlen(desc);
+        snprintf(desc + len, dn - len, " (in frame %s%s)", fr->sel[0], fr->n > 1 ? " > ..." : "");
+    }
+    for (int runs = 0;; runs++) {
+        struct cdp_page *h = handle_for(r, fr, v, t, out);
+        if (h == NULL)
+            break;
+        r->page = h;
+        int rc = 0;
+        if (a->dialog != FLOW_DIALOG_NONE)
+            rc = cdp_page_expect_dialog_text(r->win, a->dialog == FLOW_DIALOG_ACCEPT, NULL, dtext);
+        if (rc == 0 && a->popup == FLOW_POPUP_OPEN)
+            rc = cdp_page_expect_popup(r->win);
+        if (rc == 0 && runs > 0 && a->verb == FLOW_GOTO)
+            rc = cdp_page_check_guards(r->page, t); // after an interrupt: the page is there already
+        else if (rc == 0)
+            rc = perform(r, a, target, value, text, on, t, what, desc, dn, out);
+        int it = rc == CDP_ERR_GUARD ? interrupt_hit(r) : -1;
+        if (it >= 0 && runs < FLOW_INTERRUPT_RUNS) {
+            // A banner or a modal stands in the way: its actions, then the action again.
+            if (run_interrupt(r, it, out) != 0)
+                break;
+            continue;
+        }
+        if (it >= 0) {
+            out->cls = FLOW_CLASS_RECOVERABLE;
+            out->transient = true;
+            snprintf(out->msg, sizeof out->msg, "%s: %s (%s) still shows after running its actions %d times", what,
+                     r->o->flow->interrupts[it].path, r->o->flow->interrupts[it].selector, FLOW_INTERRUPT_RUNS);
+            break;
+        }
+        if (rc != 0)
+            classify(r, rc, what, out);
+        if (rc != 0 && a->optional && rc != CDP_ERR_GUARD && rc != CDP_ERR_GONE && rc != CDP_ERR_STOPPED &&
+            rc != CDP_ERR_ARG) {
+            out->cls = FLOW_CLASS_NONE; // optional: a timeout or a missing element is fine
+            out->msg[0] = '\0';
+        }
+        break;
+    }
+    if (out->cls == FLOW_CLASS_NONE && a->dialog != FLOW_DIALOG_NONE)
+        (void)check_dialog(r, a, dtext, t, what, out);
+    if (out->cls == FLOW_CLASS_NONE && a->popup == FLOW_POPUP_OPEN) {
+        struct cdp_page *w = NULL;
+        int rc = r->npopups < FLOW_MAX_POPUPS ? cdp_page_wait_popup(r->win, t, &w) : CDP_ERR_ARG;
+        if (rc != 0) {
+            r->page = r->win;
+            if (r->npopups == FLOW_MAX_POPUPS) {
+                out->cls = FLOW_CLASS_RECOVERABLE;
+                snprintf(out->msg, sizeof out->msg, "%s: more than %d pop-up windows open", what, FLOW_MAX_POPUPS);
+            } else {
+                classify(r, rc, what, out);
+            }
+        } else {
+            // The walk moves to the new window until it closes or a "popup": "close".
+            r->popups[r->npopups++] = w;
+            r->win = r->page = w;
+            r->gen++;
+        }
+    }
+    if (a->popup == FLOW_POPUP_CLOSE && r->npopups > 0)
+        pop_window(r, true);
+    r->page = r->win;
 done:
     free(target);
     free(value);
     free(text);
     free(on);
+    free(dtext);
     return out->cls == FLOW_CLASS_NONE ? 0 : -1;
 }
 
@@ -398,11 +674,11 @@ static void trace_capture(struct run *r, const char *step, const char *desc, lon
 {
     long t0 = now_ms();
     const char *shot = trace_next_shot(r->o->trace);
-    bool ok = cdp_page_screenshot(r->page, shot, /* full_page= */ false, FLOW_TRACE_SHOT_QUICK_MS) == 0;
-    if (!ok && cdp_page_wait_function(r->page, "document.readyState === 'complete'", FLOW_EVIDENCE_TIMEOUT_MS) == 0)
-        ok = cdp_page_screenshot(r->page, shot, /* full_page= */ false, FLOW_EVIDENCE_TIMEOUT_MS) == 0;
+    bool ok = cdp_page_screenshot(r->win, shot, /* full_page= */ false, FLOW_TRACE_SHOT_QUICK_MS) == 0;
+    if (!ok && cdp_page_wait_function(r->win, "document.readyState === 'complete'", FLOW_EVIDENCE_TIMEOUT_MS) == 0)
+        ok = cdp_page_screenshot(r->win, shot, /* full_page= */ false, FLOW_EVIDENCE_TIMEOUT_MS) == 0;
     if (!ok)
-        log_warn("trace", "no screenshot after \"%s\": %s", desc, cdp_page_errmsg(r->page));
+        log_warn("trace", "no screenshot after \"%s\": %s", desc, cdp_page_errmsg(r->win));
     trace_add(r->o->trace, step, desc, ms, error, ok);
     trace_set_capture_ms(r->o->trace, now_ms() - t0);
     if (trace_write(r->o->trace) != 0)
@@ -435,6 +711,51 @@ static int run_actions(struct run *r, const char *step, const struct flow_action
     return 0;
 }
 
+/* Runs interrupt i's actions (a banner, a modal in the way) in the interrupt's frame, detectors and
+ * the other interrupts watched (a survey may cover the banner's button: it is handled first); the
+ * caller then runs the interrupted action again. */
+static int run_interrupt(struct run *r, int i, struct outcome *out)
+{
+    const struct flow_interrupt *it = &r->o->flow->interrupts[i];
+    long t0 = now_ms();
+    struct cdp_page *page = r->page;
+    const struct flow_action *action = r->action;
+    const struct flow_frame *dframe = r->dframe;
+    unsigned interrupting = r->interrupting;
+    r->interrupting |= 1u << i;
+    r->dframe = &it->frame;
+    r->gen++;
+    char step[96];
+    snprintf(step, sizeof step, "%s", r->step != NULL ? r->step->name : "-");
+    struct flow_vars v = {.cfg = r->o->cfg, .order = r->order};
+    struct outcome o = {.det = -1};
+    int rc = run_actions(r, step, &it->actions, &v, &o);
+    r->interrupting = interrupting;
+    r->dframe = dframe;
+    r->gen++;
+    r->page = page;
+    r->action = action;
+    r->res->interrupts++;
+    char what[160];
+    snprintf(what, sizeof what, "%s %s", it->path, it->selector);
+    struct flow_event ev = {.kind = FLOW_EV_INTERRUPT,
+                            .step = step,
+                            .action = what,
+                            .ms = now_ms() - t0,
+                            .error = rc ? o.msg : NULL,
+                            .cls = o.cls};
+    emit(r, &ev);
+    if (rc == 0)
+        return 0;
+    *out = o;
+    if (out->cls == FLOW_CLASS_FATAL || out->cls == FLOW_CLASS_NONE)
+        out->cls = FLOW_CLASS_RECOVERABLE; // the banner's fault, not the order's
+    char msg[FLOW_MESSAGE_MAX];
+    snprintf(msg, sizeof msg, "%s: %s", it->path, o.msg);
+    snprintf(out->msg, sizeof out->msg, "%s", msg);
+    return -1;
+}
+
 /* ---- the cart ---- */
 
 struct cart_line {
@@ -460,16 +781,22 @@ static int read_cart(struct run *r, const struct flow_step *st, const struct flo
                      struct outcome *out)
 {
     memset(c, 0, sizeof *c);
+    struct cdp_page *h = handle_for(r, st->cart_frame_set ? &st->cart_frame : &st->frame, v, FLOW_CART_TIMEOUT_MS, out);
+    if (h == NULL)
+        return -1;
     char *js = expand(st->cart, FLOW_CTX_JS, v, out);
     if (js == NULL)
         return -1;
     cJSON *res = NULL;
-    int rc = cdp_page_evaluate(r->page, js, FLOW_CART_TIMEOUT_MS, &res);
+    r->page = h;
+    int rc = cdp_page_evaluate(h, js, FLOW_CART_TIMEOUT_MS, &res);
     free(js);
     if (rc != 0) {
         classify(r, rc, "reading the cart", out);
+        r->page = r->win;
         return -1;
     }
+    r->page = r->win;
     if (!cJSON_IsArray(res)) {
         cJSON_Delete(res);
         out->cls = FLOW_CLASS_RECOVERABLE;
@@ -615,13 +942,12 @@ static int run_items(struct run *r, const struct flow_step *st, struct outcome *
         // after_item_error dismisses the very error a detector matched: it runs with the detectors
         // off, and they are armed again for the next item.
         struct outcome cleanup = {.det = -1};
-        if (cdp_page_set_guards(r->page, NULL, 0) != 0 ||
-            (run_actions(r, st->name, &st->after_item_error, &v, &cleanup) != 0 && cleanup.cls != FLOW_CLASS_FATAL) ||
-            set_guards(r, st->name, &cleanup) != 0) {
-            if (cleanup.cls == FLOW_CLASS_NONE) {
-                cleanup.cls = FLOW_CLASS_RECOVERABLE;
-                snprintf(cleanup.msg, sizeof cleanup.msg, "after_item_error: %s", cdp_page_errmsg(r->page));
-            }
+        r->guards_off = true;
+        r->gen++;
+        int crc = run_actions(r, st->name, &st->after_item_error, &v, &cleanup);
+        r->guards_off = false;
+        r->gen++;
+        if (crc != 0 && cleanup.cls != FLOW_CLASS_FATAL) {
             *out = cleanup;
             rc = -1;
             break;
@@ -700,13 +1026,21 @@ static void save_evidence(struct run *r, const char *step)
              step);
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s.png", base);
-    if (cdp_page_screenshot(r->page, path, /* full_page= */ true, FLOW_EVIDENCE_TIMEOUT_MS) != 0)
-        log_warn("flow", "evidence screenshot %s: %s", path, cdp_page_errmsg(r->page));
+    if (cdp_page_screenshot(r->win, path, /* full_page= */ true, FLOW_EVIDENCE_TIMEOUT_MS) != 0)
+        log_warn("flow", "evidence screenshot %s: %s", path, cdp_page_errmsg(r->win));
     snprintf(path, sizeof path, "%s.html", base);
-    if (cdp_page_html(r->page, path, FLOW_EVIDENCE_TIMEOUT_MS) != 0)
-        log_warn("flow", "evidence html %s: %s", path, cdp_page_errmsg(r->page));
+    if (cdp_page_html(r->win, path, FLOW_EVIDENCE_TIMEOUT_MS) != 0)
+        log_warn("flow", "evidence html %s: %s", path, cdp_page_errmsg(r->win));
     else if (log_redact_file(path) != 0) // a secret the page shows in its text or attributes
         log_warn("flow", "evidence html %s: redacting: %s", path, strerror(errno));
+    if (r->page != r->win) {
+        // The action failed inside a frame: its document too (the page's HTML shows only the iframe).
+        snprintf(path, sizeof path, "%s.frame.html", base);
+        if (cdp_page_html(r->page, path, FLOW_EVIDENCE_TIMEOUT_MS) != 0)
+            log_warn("flow", "evidence frame html %s: %s", path, cdp_page_errmsg(r->page));
+        else if (log_redact_file(path) != 0)
+            log_warn("flow", "evidence html %s: redacting: %s", path, strerror(errno));
+    }
     snprintf(path, sizeof path, "%s.console.txt", base);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
@@ -714,15 +1048,15 @@ static void save_evidence(struct run *r, const char *step)
         close(fd);
     if (f != NULL) {
         static const char *const KINDS[] = {"console.error", "exception", "dialog"};
-        for (size_t i = 0; i < cdp_page_log_count(r->page); i++) {
+        for (size_t i = 0; i < cdp_page_log_count(r->win); i++) {
             enum cdp_log_kind kind;
-            const char *text = cdp_page_log_get(r->page, i, &kind);
+            const char *text = cdp_page_log_get(r->win, i, &kind);
             char red[2200];
             log_redact(text ? text : "", red, sizeof red);
             fprintf(f, "%s: %s\n", (unsigned)kind < 3 ? KINDS[kind] : "log", red);
         }
-        if (cdp_page_log_dropped(r->page) > 0)
-            fprintf(f, "(%zu more entries dropped)\n", cdp_page_log_dropped(r->page));
+        if (cdp_page_log_dropped(r->win) > 0)
+            fprintf(f, "(%zu more entries dropped)\n", cdp_page_log_dropped(r->win));
         fclose(f);
     }
     snprintf(r->res->evidence, sizeof r->res->evidence, "%s", base);
@@ -739,30 +1073,11 @@ static int should_skip(struct run *r, const struct flow_step *st, struct outcome
     char *sel = expand(st->skip_if, selector_ctx(st->skip_if), &v, out);
     if (sel == NULL)
         return -1;
-    // One look, not a wait: is some element matching the selector visible right now? (A wait with
-    // a tiny deadline would expire before its first poll is answered.) The selector goes in as a
-    // JSON string, so it cannot break the script.
-    cJSON *lit = cJSON_CreateString(sel);
-    char *quoted = lit ? cJSON_PrintUnformatted(lit) : NULL;
-    cJSON_Delete(lit);
+    // One look, not a wait: is an element matching it visible in the window right now?
+    bool visible = false;
+    r->page = r->win;
+    int rc = cdp_page_is_visible(r->win, sel, NULL, FLOW_SKIP_CHECK_MS, &visible);
     free(sel);
-    if (quoted == NULL) {
-        out->cls = FLOW_CLASS_RECOVERABLE;
-        snprintf(out->msg, sizeof out->msg, "skip_if: out of memory");
-        return -1;
-    }
-    char js[1536];
-    snprintf(js, sizeof js,
-             "(() => { try { return [...document.querySelectorAll(%s)].some(e => {"
-             " const r = e.getBoundingClientRect(), s = getComputedStyle(e);"
-             " return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none'; });"
-             " } catch (e) { return false; } })()",
-             quoted);
-    cJSON_free(quoted);
-    cJSON *res = NULL;
-    int rc = cdp_page_evaluate(r->page, js, FLOW_SKIP_CHECK_MS, &res);
-    bool visible = rc == 0 && cJSON_IsTrue(res);
-    cJSON_Delete(res);
     if (rc != 0) {
         classify(r, rc, "skip_if", out);
         return -1;
@@ -790,7 +1105,11 @@ static int walk(struct run *r, struct outcome *out, const char **failed_step)
         if (stop_requested(r, out))
             return -1;
         long t0 = now_ms();
-        if (set_guards(r, st->name, out) != 0)
+        pop_closed_windows(r);
+        r->step = st;
+        r->dframe = &st->frame;
+        r->gen++;
+        if (arm(r, r->win, NULL, out) != 0)
             return -1;
         int skip = should_skip(r, st, out);
         if (skip < 0)
@@ -824,7 +1143,7 @@ static int walk(struct run *r, struct outcome *out, const char **failed_step)
             // cart first, so a re-run never adds twice. Timeouts and everything else go up.
             if (rc == 0 || !out->transient || try >= retries || r->res->stopped)
                 break;
-            if (cdp_page_sleep(r->page, FLOW_STEP_RETRY_MS * (try + 1)) == CDP_ERR_STOPPED) {
+            if (cdp_page_sleep(r->win, FLOW_STEP_RETRY_MS * (try + 1)) == CDP_ERR_STOPPED) {
                 r->res->stopped = true;
                 break;
             }
@@ -848,8 +1167,16 @@ int flow_run_attempt(struct cdp_page *page, const struct flow_run_opts *opts, co
                      struct flow_item_state *items, size_t nitems, int attempt, struct flow_result *res)
 {
     memset(res, 0, sizeof *res);
-    struct run r = {
-        .page = page, .o = opts, .order = order, .items = items, .nitems = nitems, .attempt = attempt, .res = res};
+    struct run r = {.page = page,
+                    .win = page,
+                    .top = page,
+                    .o = opts,
+                    .order = order,
+                    .items = items,
+                    .nitems = nitems,
+                    .attempt = attempt,
+                    .res = res,
+                    .gen = 1};
     long t0 = now_ms();
     struct outcome out = {.det = -1};
     for (size_t i = 0; i < nitems; i++)
@@ -881,12 +1208,15 @@ int flow_run_attempt(struct cdp_page *page, const struct flow_run_opts *opts, co
         emit(&r, &ev);
     }
     res->ms = now_ms() - t0;
-    if (rc == 0)
-        return 0;
-    res->cls = out.cls == FLOW_CLASS_NONE ? FLOW_CLASS_RECOVERABLE : out.cls;
-    snprintf(res->failed_step, sizeof res->failed_step, "%s", failed_step);
-    snprintf(res->error, sizeof res->error, "%s", out.msg);
-    if (!res->stopped)
-        save_evidence(&r, failed_step);
-    return -1;
+    if (rc != 0) {
+        res->cls = out.cls == FLOW_CLASS_NONE ? FLOW_CLASS_RECOVERABLE : out.cls;
+        snprintf(res->failed_step, sizeof res->failed_step, "%s", failed_step);
+        snprintf(res->error, sizeof res->error, "%s", out.msg);
+        if (!res->stopped)
+            save_evidence(&r, failed_step);
+    }
+    // Pop-up windows do not outlive the attempt: the next one starts in the page.
+    while (r.npopups > 0)
+        pop_window(&r, true);
+    return rc == 0 ? 0 : -1;
 }

@@ -142,7 +142,8 @@ static const char *level_of(const struct flow_event *ev)
 {
     if (ev->kind == FLOW_EV_STEP_FAILED)
         return "error";
-    if (ev->kind == FLOW_EV_ACTION_FAILED || ev->kind == FLOW_EV_SESSION_LOST)
+    if (ev->kind == FLOW_EV_ACTION_FAILED || ev->kind == FLOW_EV_SESSION_LOST ||
+        (ev->kind == FLOW_EV_INTERRUPT && ev->error != NULL))
         return "warn";
     if (ev->kind == FLOW_EV_ITEM && ev->item != NULL && strcmp(ev->item->outcome, "added") != 0 &&
         strcmp(ev->item->outcome, "already_in_cart") != 0)
@@ -150,14 +151,23 @@ static const char *level_of(const struct flow_event *ev)
     return "info";
 }
 
-/* The audit trail: one row per step (ok, skipped, failed), per failed action, per item outcome and
- * per lost session. Successful actions are not rows (the trace has them). */
+/* The audit trail: one row per step (ok, skipped, failed), per failed action, per item outcome, per
+ * interrupt handled, per captured value and per lost session. Other successful actions are not
+ * rows (the trace has them). */
 static void on_event(void *arg, const struct flow_event *ev)
 {
     struct attempt *a = arg;
     char msg[FLOW_MESSAGE_MAX + 256];
     switch (ev->kind) {
-    case FLOW_EV_ACTION_OK: return;
+    case FLOW_EV_ACTION_OK:
+        if (ev->action == NULL || strncmp(ev->action, "capture ", 8) != 0)
+            return;
+        snprintf(msg, sizeof msg, "%s", ev->action); // "capture #numero-pedido = GSP-000123"
+        break;
+    case FLOW_EV_INTERRUPT:
+        snprintf(msg, sizeof msg, "interrupt %s %s%s", ev->action ? ev->action : "", ev->error ? "failed: " : "handled",
+                 ev->error ? ev->error : "");
+        break;
     case FLOW_EV_STEP_OK:
         worker__hb_step(&a->w->hb, ev->step);
         snprintf(msg, sizeof msg, "step ok");

@@ -355,7 +355,8 @@ static void test_flow_check_catches_modern_mistakes(void **state)
     expect_problem("{\"click\": \"#a\", \"frame\": 3}", "steps[0].actions[0].frame", "iframe selector or a list");
     expect_problem("{\"click\": \"#a\", \"frame\": [\"#f\", \"#g[\"]}", "steps[0].actions[0].frame[1]", "unclosed [");
     expect_problem("{\"goto\": \"/x\", \"frame\": \"#f\"}", "steps[0].actions[0].frame", "does not apply to goto");
-    expect_problem("{\"click\": \"#a\", \"dialog\": \"ok\"}", "steps[0].actions[0].dialog", "\"accept\" or \"dismiss\"");
+    expect_problem("{\"click\": \"#a\", \"dialog\": \"ok\"}", "steps[0].actions[0].dialog",
+                   "\"accept\" or \"dismiss\"");
     expect_problem("{\"click\": \"#a\", \"dialog_text\": \"x\"}", "steps[0].actions[0].dialog_text",
                    "needs \"dialog\"");
     expect_problem("{\"wait_for\": \"#a\", \"dialog\": \"accept\"}", "steps[0].actions[0].dialog",
@@ -390,8 +391,8 @@ static void test_flow_check_catches_modern_mistakes(void **state)
         {"{\"steps\": [{\"name\": \"a\", \"for_each_item\": [{\"eval\": \"1\"}], \"cart\": {\"frame\": \"#f\"}}]}",
          "steps[0].cart.expression", "JS expression"},
         {"{\"steps\": [{\"name\": \"a\", \"frame\": \"#f[\", \"actions\": []}]}", "steps[0].frame", "unclosed ["},
-        {"{\"steps\": [{\"name\": \"a\", \"skip_if\": {\"role\": \"nope\"}, \"actions\": []}]}", "steps[0].skip_if.role",
-         "unknown ARIA role"},
+        {"{\"steps\": [{\"name\": \"a\", \"skip_if\": {\"role\": \"nope\"}, \"actions\": []}]}",
+         "steps[0].skip_if.role", "unknown ARIA role"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct flow *f = NULL;

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,6 +20,7 @@
 
 struct static_server {
     const char *root;
+    char iface[64];
     struct lws_http_mount mount;
     struct lws_context *ctx;
     pthread_t thread;
@@ -44,7 +46,7 @@ static void *serve(void *arg)
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
     info.port = 0; /* kernel picks */
-    info.iface = "127.0.0.1";
+    info.iface = s->iface;
     info.protocols = protocols;
     info.mounts = &s->mount;
     info.gid = -1;
@@ -68,9 +70,18 @@ static void *serve(void *arg)
 
 struct static_server *static_server_start(const char *root)
 {
+    return static_server_start_on(root, "127.0.0.1");
+}
+
+struct static_server *static_server_start_on(const char *root, const char *address)
+{
     struct static_server *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
+    if (!address || snprintf(s->iface, sizeof(s->iface), "%s", address) >= (int)sizeof(s->iface)) {
+        free(s);
+        return NULL;
+    }
     s->root = root;
     s->mount.mountpoint = "/";
     s->mount.mountpoint_len = 1;

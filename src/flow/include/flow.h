@@ -71,22 +71,22 @@ struct flow_frame {
  * browser side resolves it by ARIA role and accessible name). */
 struct flow_action {
     enum flow_verb verb;
-    char *target;     /* template: the verb's argument (selector, URL, key, expression, label) */
-    char *value;      /* template: fill/select value; NULL for other verbs */
-    char *on;         /* template: press's optional selector; NULL when absent */
-    char *text;       /* template: text filter ("the element whose text contains"); NULL when absent */
-    bool hidden;      /* wait_for state: hidden */
-    int timeout_ms;   /* 0 = the flow's timeout */
-    int sleep_ms;     /* sleep_ms's argument */
-    bool optional;    /* a failure (timeout, not found) is ignored */
-    bool unless_here; /* goto: on a step's first try, no navigation when the page is already there */
-    bool secret;      /* the value is a secret: never logged, traced or put in an error message */
-    bool frame_set;   /* "frame" given on the action (an empty list means the page itself) */
-    struct flow_frame frame;   /* iframes the action runs in; unset = the step's */
-    enum flow_dialog dialog;   /* the JS dialog this action opens */
-    char *dialog_text;         /* template: the dialog's message must contain this; NULL = any */
+    char *target;            /* template: the verb's argument (selector, URL, key, expression, label) */
+    char *value;             /* template: fill/select value; NULL for other verbs */
+    char *on;                /* template: press's optional selector; NULL when absent */
+    char *text;              /* template: text filter ("the element whose text contains"); NULL when absent */
+    bool hidden;             /* wait_for state: hidden */
+    int timeout_ms;          /* 0 = the flow's timeout */
+    int sleep_ms;            /* sleep_ms's argument */
+    bool optional;           /* a failure (timeout, not found) is ignored */
+    bool unless_here;        /* goto: on a step's first try, no navigation when the page is already there */
+    bool secret;             /* the value is a secret: never logged, traced or put in an error message */
+    bool frame_set;          /* "frame" given on the action (an empty list means the page itself) */
+    struct flow_frame frame; /* iframes the action runs in; unset = the step's */
+    enum flow_dialog dialog; /* the JS dialog this action opens */
+    char *dialog_text;       /* template: the dialog's message must contain this; NULL = any */
     enum flow_popup popup;
-    char *capture_as;          /* capture: where the text goes ("portal_reference") */
+    char *capture_as; /* capture: where the text goes ("portal_reference") */
     char path[96];    /* JSON path for messages, e.g. "steps[0].actions[2]" */
 };
 
@@ -108,12 +108,12 @@ struct flow_detector {
 };
 
 struct flow_step {
-    char *name;                           /* recorded as the order's step when it succeeds */
-    struct flow_frame frame;              /* iframes the step's actions run in (each may override) */
-    char *skip_if;                        /* template selector: skip the step when visible; NULL */
-    struct flow_actions actions;          /* run first */
-    char *cart;                           /* template JS returning [{code, quantity}]; NULL = no cart */
-    bool cart_frame_set;                  /* the cart's own "frame" (else the step's) */
+    char *name;                  /* recorded as the order's step when it succeeds */
+    struct flow_frame frame;     /* iframes the step's actions run in (each may override) */
+    char *skip_if;               /* template selector: skip the step when visible; NULL */
+    struct flow_actions actions; /* run first */
+    char *cart;                  /* template JS returning [{code, quantity}]; NULL = no cart */
+    bool cart_frame_set;         /* the cart's own "frame" (else the step's) */
     struct flow_frame cart_frame;
     struct flow_actions for_each_item;    /* run once per item still missing */
     struct flow_actions after_item_error; /* run after an item failed fatally */

@@ -43,6 +43,7 @@ enum flow_event_kind {
     FLOW_EV_ACTION_FAILED,
     FLOW_EV_ITEM,         /* an item's outcome was decided; `item` points to it */
     FLOW_EV_SESSION_LOST, /* a session error: the walk restarts from the first step */
+    FLOW_EV_INTERRUPT,    /* an interrupt's actions ran (`action` names it; `error` when they failed) */
 };
 
 struct flow_event {
@@ -86,6 +87,7 @@ struct flow_result {
     long ms;                      /* duration of the attempt */
     bool stopped;                 /* should_stop() ended it; no evidence was saved */
     char portal_reference[201];   /* what a `capture` action read ("" = none): kept on the order */
+    int interrupts;               /* interrupts handled (banners, modals in the way) */
 };
 
 /* Page options (timeouts, blocked URLs, slow-mo) for running `flow` with `cfg`. */

@@ -132,6 +132,7 @@ static void on_event(void *arg, const struct flow_event *ev)
         s->session_lost++;
         break;
     case FLOW_EV_ITEM:
+    case FLOW_EV_INTERRUPT:
         break;
     }
 }
