@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "db.h"
 #include "flow.h"
+#include "queue.h"
 #include "stats.h"
 #include "worker.h"
 
@@ -57,6 +58,21 @@ static int cmd_verify(int argc, char **argv, const struct config *cfg)
         cli_error("verify", "--status \"%s\": a status (completed, failed, ...) or all", status);
         return EXIT_USAGE;
     }
+    /* The batch first: an unknown batch is the user's mistake whatever the flow's configuration. */
+    struct db *db = cli_db_open(cfg);
+    if (db == NULL)
+        return EXIT_UNAVAILABLE;
+    char bstatus[16];
+    int found = queue_batch_status(db, id, bstatus, NULL, 0);
+    if (found < 0)
+        cli_error("verify", "%s", db_errmsg(db));
+    db_free(db);
+    if (found < 0)
+        return EXIT_UNAVAILABLE;
+    if (found == 0) {
+        cli_error("verify", "no batch %lld", id);
+        return EXIT_USAGE;
+    }
     int code = EXIT_OK;
     struct flow *flow = cli_pool_flow(cfg, flow_path, &code);
     if (flow == NULL)
@@ -70,12 +86,6 @@ static int cmd_verify(int argc, char **argv, const struct config *cfg)
         flow_free(flow);
         return EXIT_USAGE;
     }
-    struct db *db = cli_db_open(cfg);
-    if (db == NULL) {
-        flow_free(flow);
-        return EXIT_UNAVAILABLE;
-    }
-    db_free(db);
     struct verify_opts vo = {.cfg = cfg, .flow = flow, .batch_id = id, .status = status, .concurrency = concurrency};
     cJSON *rep = NULL;
     code = verify_batch(&vo, &rep);
