@@ -14,7 +14,7 @@
 // Prints "MARK start"/"MARK end" around the order loop (bench_sample measures CPU there) and one
 // JSON line. The orders must stay identical to bench_flow.c: order i = consultora 10000001+i,
 // products 80000+10*i+k+1 (k = 0..2), quantity (i+k)%3+1, cycle 202605. Password: env GSP_PASSWORD.
-// For several processes side by side (tests/bench/queue/run_e2e.sh): BENCH_FIRST=i starts at order
+// For several processes side by side (the caller marks the window): BENCH_FIRST=i starts at order
 // i, BENCH_NO_MARK=1 prints no MARK lines (the caller marks the window around all of them).
 'use strict';
 const { chromium } = require('playwright-core');
