@@ -282,8 +282,13 @@ void cdp__frame_unbind(struct cdp_page *f);
  * (text in f->err: bad selector, not an iframe, browser gone). */
 int cdp__frame_try_bind(struct cdp_page *f, int64_t deadline, int slice_ms, char *why, size_t whylen) CDP_WUR;
 /* Binds f, trying until the deadline: 0, or an error with f->err = "what: timeout after N ms: frame
- * #x: no element matches". A page: 0. */
+ * #x: no element matches". A page: 0. While it waits it races the guards of the pages and frames
+ * above f (the login form that replaced the iframe after a session expired): CDP_ERR_GUARD. */
 int cdp__frame_bind(struct cdp_page *f, int64_t deadline, const char *what) CDP_WUR;
+/* One look at the guards of every page and frame above p: CDP_ERR_GUARD (p->guard_hit_by set, p's
+ * message the guard's), CDP_ERR_GONE, else 0. */
+int cdp__ancestors_guards(struct cdp_page *p, int64_t deadline) CDP_WUR;
+bool cdp__ancestors_have_guards(const struct cdp_page *p);
 /* Where input for (x, y) in f's viewport goes: checks in every ancestor document that the iframe
  * is what a click there would hit, then sets *via to the handle whose session takes the input
  * (the innermost out-of-process frame on the way, else f's page) and (x, y) to the point in that

@@ -33,6 +33,7 @@
 
 #define BIND_PAUSE_MS   50             /* between two tries at binding */
 #define SLICE_MAX_MS    2000           /* longest in-page wait for the iframe element per try */
+#define GUARD_LOOK_MS   200            /* ... when the pages above have guards to look at between tries */
 #define SLICE_MARGIN_MS 150            /* a slice ends this long before the deadline */
 #define OBJ_GROUP       "gspbot-frame" /* Runtime object group of the remote objects we hold */
 #define COORD_MAX       1e7            /* CSS px: a point farther out is not an answer */
@@ -245,8 +246,17 @@ int cdp__frame_bind(struct cdp_page *f, int64_t deadline, const char *what)
         return 0;
     int64_t start = cdp__now_us();
     char why[512] = "not tried yet";
+    f->guard_hit = -1;
+    f->guard_hit_by = NULL;
+    bool above = cdp__ancestors_have_guards(f);
     for (;;) {
-        int rc = cdp__frame_try_bind(f, deadline, slice_ms(deadline, SLICE_MAX_MS), why, sizeof(why));
+        // What shows above while the iframe is missing (an error, the login form that replaced
+        // the whole view) ends the wait: look up there between tries of at most GUARD_LOOK_MS.
+        int rc = above ? cdp__ancestors_guards(f, deadline) : 0;
+        if (rc)
+            return rc;
+        rc = cdp__frame_try_bind(f, deadline, slice_ms(deadline, above ? GUARD_LOOK_MS : SLICE_MAX_MS), why,
+                                 sizeof(why));
         if (rc == 0)
             return 0;
         if (rc < 0 && rc != CDP_ERR_TIMEOUT)

@@ -327,7 +327,7 @@ static int gone_error(struct cdp_page *p, const char *what)
 /* A frame handle's wait also races the guards of the pages and frames above it (a modal over the
  * whole page, the page's login form after a session expired): one look at each that has guards.
  * CDP_ERR_GUARD (p->guard_hit_by set, p's message the guard's), else 0. */
-static int ancestors_guards(struct cdp_page *p, int64_t deadline)
+int cdp__ancestors_guards(struct cdp_page *p, int64_t deadline)
 {
     for (struct cdp_page *a = p->parent; a != NULL; a = a->parent) {
         if (a->nguards == 0)
@@ -348,7 +348,7 @@ static int ancestors_guards(struct cdp_page *p, int64_t deadline)
     return 0;
 }
 
-static bool ancestors_have_guards(const struct cdp_page *p)
+bool cdp__ancestors_have_guards(const struct cdp_page *p)
 {
     for (const struct cdp_page *a = p->parent; a != NULL; a = a->parent)
         if (a->nguards > 0)
@@ -373,7 +373,7 @@ static int poll_run(struct poll *q, int64_t start, int64_t deadline, cJSON **don
     int rc = 0;
     unsigned again = 0;                 /* rounds in a row cut short by a navigation */
     bool js_first = q->main && q->acts; /* an action must not run when a JS guard already matches */
-    bool above = !q->once && ancestors_have_guards(p);
+    bool above = !q->once && cdp__ancestors_have_guards(p);
     for (;;) {
         int64_t round_start = cdp__now_us();
         int slice = slice_ms(deadline);
@@ -381,7 +381,7 @@ static int poll_run(struct poll *q, int64_t start, int64_t deadline, cJSON **don
             // What happens above the frame wakes no wait inside it: look up there every 200 ms.
             if (slice > SLICE_WAKE_MS)
                 slice = SLICE_WAKE_MS;
-            if ((rc = ancestors_guards(p, deadline)) != 0)
+            if ((rc = cdp__ancestors_guards(p, deadline)) != 0)
                 break;
         }
         cJSON *ready = NULL;

@@ -233,13 +233,20 @@ static int screenshot_page(struct cdp_page *p, const char *path, bool full_page,
 
 /* Serialises a copy of the document made in an inert document (no scripts, no loads, no custom
  * element constructors), with the value attribute of password inputs removed: a controlled input
- * mirrors what was typed into that attribute. Runs in the isolated world; the live page is not
- * touched. */
+ * mirrors what was typed into that attribute. Open shadow roots are kept as declarative
+ * <template shadowrootmode="open"> (what a flow's selectors pierce must be findable in evidence). Runs in the isolated
+ * world; the live page is not touched. */
 static const char HTML_JS[] =
     "(() => { const d = document, root = d.documentElement;\n"
     "const head = d.doctype ? new XMLSerializer().serializeToString(d.doctype) + '\\n' : '';\n"
     "if (!root) return head;\n"
     "const copy = d.implementation.createHTMLDocument('').importNode(root, true);\n"
+    "const shadows = (src, dst) => { const a = src.children, b = dst.children;\n"
+    "  for (let i = 0; i < a.length && i < b.length; i++) shadows(a[i], b[i]);\n"
+    "  const sr = src.shadowRoot; if (!sr) return;\n"
+    "  const t = dst.ownerDocument.createElement('template'); t.setAttribute('shadowrootmode', 'open');\n"
+    "  t.innerHTML = sr.innerHTML; shadows(sr, t.content); dst.prepend(t); };\n"
+    "shadows(root, copy);\n"
     "const secret = i => { const t = (i.getAttribute('type') || '').trim().toLowerCase();\n"
     "  return t === 'password' || /(^|\\s)(current|new)-password(\\s|$)/i.test(i.getAttribute('autocomplete') || ''); "
     "};\n"

@@ -3,7 +3,7 @@
 # those that are missing (no apt-get at all when everything is there). Sourced or run.
 set -euo pipefail
 GSPBOT_PACKAGES=(
-  build-essential cmake pkg-config clang libclang-rt-14-dev git procps ca-certificates curl
+  build-essential cmake pkg-config clang libclang-rt-14-dev git procps ca-certificates curl jq
   libwebsockets-dev libcjson-dev libcurl4-openssl-dev libpq-dev libzip-dev libexpat1-dev
   libcmocka-dev libssl-dev libxlsxwriter-dev
   postgresql postgresql-client

@@ -541,7 +541,7 @@
     }
     for (let k = 0; k < gs.length; k++) {
       const e = all(gs[k].sel, gs[k].text).find(vis);
-      if (e) return { guard: gs[k].i, text: (e.innerText || e.textContent || '').trim().slice(0, 500) };
+      if (e) return { guard: gs[k].i, text: (e.innerText || e.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 500) };
     }
     if (a.op === 'none') return { done: true };
     if (a.op === 'url') return { done: location.href.includes(a.value), why: 'url is ' + location.href };

@@ -368,10 +368,15 @@ static struct cdp_page *handle_for(struct run *r, const struct flow_frame *fr, c
             size_t len = strlen(names);
             snprintf(names + len, sizeof names - len, "%s%s", ok ? " > " : "", sels[ok]);
         }
-        int rc = ok < n ? -1 : cdp_page_frame(r->win, (const char *const *)sels, n, timeout_ms, &h);
+        // The window watches the step's detectors while the frame is looked for: a session that
+        // expired replaces the view (and the iframe) with the login form.
+        int rc = ok < n ? -1
+                 : arm(r, r->win, NULL, out) != 0
+                     ? -2
+                     : cdp_page_frame(r->win, (const char *const *)sels, n, timeout_ms, &h);
         for (size_t i = 0; i < n; i++)
             free(sels[i]);
-        if (ok < n)
+        if (ok < n || rc == -2)
             return NULL;
         if (rc != 0) {
             char what[600];

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <libwebsockets.h>
@@ -193,6 +194,25 @@ static void test_selectors_pierce_open_shadow_roots(void **state)
     CHECK_RC(CDP_ERR_GUARD, cdp_page_wait_for(p, "#never", NULL, CDP_STATE_VISIBLE, 5000), p);
     assert_string_equal(cdp_page_errmsg(p), "La consultora no existe");
     assert_int_equal(cdp_page_guard_hit(p), 0);
+    /* evidence HTML keeps the open shadow roots, nested ones too, as declarative templates */
+    CHECK_OK(cdp_page_set_guards(p, NULL, 0), cdp_page_errmsg(p));
+    char path[] = "/tmp/gspbot-shadow-html-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    CHECK_OK(cdp_page_html(p, path, 5000), cdp_page_errmsg(p));
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char html[1 << 16];
+    size_t n = fread(html, 1, sizeof html - 1, f);
+    html[n] = '\0';
+    fclose(f);
+    unlink(path);
+    const char *host = strstr(html, "<gsp-picker id=\"picker\"><template shadowrootmode=\"open\">");
+    if (host == NULL)
+        fail_msg("no shadow root template in the evidence HTML:\n%.2000s", html);
+    assert_non_null(strstr(host, "<input id=\"q\" class=\"q\">"));
+    assert_non_null(strstr(host, "<gsp-inner><template shadowrootmode=\"open\"><span class=\"deep\">deep text</span>"));
 }
 
 static void test_click_hit_test_goes_through_shadow_roots(void **state)

@@ -1,7 +1,15 @@
 /* The flow engine end to end: real headless Chromium walking the real simulator (gspbot-sim) over
  * real HTTP with data/flows/gsp-sim.json. Every assertion reads the simulator's own state
  * (/__sim/state): what landed in the server-side cart, how many logins, how many clicks hit the
- * loading overlay. */
+ * loading overlay.
+ *
+ * The same cases run on both of the simulator's UIs:
+ *   test_flow_e2e                                  classic pages, data/flows/gsp-sim.json
+ *   test_flow_e2e --ui modern --flow F [--cart-origin cross] [--interrupt-rate R]
+ *                                                  the single-page app (shadow DOM, listbox,
+ *                                                  cart iframe, consent and survey interrupts,
+ *                                                  confirm(), an order number), with F
+ * plus, on the modern UI only, the captured order number, interrupts and a role-based flow. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +39,11 @@ static struct config g_cfg;
 static struct flow *g_flow;
 static struct portal *g_portal; /* one browser for the whole suite, like a worker's */
 static char g_tmp[64];
+static bool g_modern;                              /* --ui modern */
+static char *g_flow_path = GSPBOT_FLOW_PATH;       /* --flow */
+static const char *g_cart_origin = "same";         /* --cart-origin */
+static double g_interrupt_rate;                    /* --interrupt-rate (modern) */
+static const char *g_last_step = "products_added"; /* the flow's last step */
 
 static int group_setup(void **state)
 {
@@ -38,11 +51,15 @@ static int group_setup(void **state)
     snprintf(g_tmp, sizeof g_tmp, "/tmp/gspbot-e2e-XXXXXX");
     if (mkdtemp(g_tmp) == NULL)
         return -1;
-    const char *args[] = {"--seed", "7", NULL};
-    if (simproc_start(&g_sim, GSPBOT_SIM_PATH, args) != 0)
+    char rate[32];
+    snprintf(rate, sizeof rate, "%g", g_interrupt_rate);
+    const char *classic[] = {"--seed", "7", NULL};
+    const char *modern[] = {"--seed",           "7",  "--ui", "modern", "--cart-origin", g_cart_origin,
+                            "--interrupt-rate", rate, NULL};
+    if (simproc_start(&g_sim, GSPBOT_SIM_PATH, g_modern ? modern : classic) != 0)
         return -1;
     struct flow_diags d = {0};
-    if (flow_load(GSPBOT_FLOW_PATH, &g_flow, &d) != 0) {
+    if (flow_load(g_flow_path, &g_flow, &d) != 0) {
         fprintf(stderr, "flow: %s: %s\n", d.n ? d.v[0].path : "", d.n ? d.v[0].message : "");
         return -1;
     }
@@ -52,7 +69,7 @@ static int group_setup(void **state)
                             .user_code = "demo",
                             .password = "demo",
                             .cycle = CYCLE,
-                            .flow_path = GSPBOT_FLOW_PATH,
+                            .flow_path = g_flow_path,
                             .screenshot_dir = evidence,
                             .timeout_ms = 15000,
                             .max_retries = 3,
@@ -81,13 +98,16 @@ static int group_teardown(void **state)
 static int reset(void **state)
 {
     (void)state;
-    simproc_post(&g_sim, "/__sim/config", "{\"fail_rate\": 0, \"ghost_rate\": 0, \"slow_rate\": 0}");
+    char conf[160]; /* the classic UI ignores interrupt_rate */
+    snprintf(conf, sizeof conf, "{\"fail_rate\": 0, \"ghost_rate\": 0, \"slow_rate\": 0, \"interrupt_rate\": %g}",
+             g_interrupt_rate);
+    simproc_post(&g_sim, "/__sim/config", conf);
     return simproc_post(&g_sim, "/__sim/reset", NULL) == 200 ? 0 : -1;
 }
 
 /* Events seen during a run, and a hook to act between steps. */
 struct watch {
-    int step_ok, step_failed, session_lost, actions;
+    int step_ok, step_failed, session_lost, actions, interrupts;
     const char *expire_after_step; /* POST /__sim/expire-sessions once this step succeeded */
     bool expired;
 };
@@ -101,6 +121,8 @@ static void on_event(void *arg, const struct flow_event *ev)
         w->step_failed++;
     if (ev->kind == FLOW_EV_SESSION_LOST)
         w->session_lost++;
+    if (ev->kind == FLOW_EV_INTERRUPT)
+        w->interrupts++;
     if (ev->kind == FLOW_EV_ACTION_OK || ev->kind == FLOW_EV_ACTION_FAILED)
         w->actions++;
     if (ev->kind == FLOW_EV_STEP_OK && w->expire_after_step && !w->expired &&
@@ -122,23 +144,30 @@ static void items_init(struct flow_item_state *it, const char *const *codes, con
 /* Runs the order through the shipped attempt/retry loop (flow_order_run: the one `gspbot order`
  * and `preflight` use, with the policy workers share) and returns 0 when it completed, -1 when not,
  * with the attempts used in *attempts. */
-static int run_order(const struct config *cfg, const char *consultora, struct flow_item_state *items, size_t n,
-                     struct watch *w, struct trace *trace, struct flow_result *res, int *attempts)
+static int run_order_on(struct portal *portal, const struct flow *flow, const struct config *cfg,
+                        const char *consultora, struct flow_item_state *items, size_t n, struct watch *w,
+                        struct trace *trace, struct flow_result *res, int *attempts)
 {
     struct flow_run_opts o = {.cfg = cfg,
-                              .flow = g_flow,
+                              .flow = flow,
                               .evidence_dir = cfg->screenshot_dir,
                               .trace = trace,
                               .on_event = on_event,
                               .event_arg = w};
     struct flow_order order = {.id = 7, .consultora_code = consultora, .consultora_name = "Test"};
     enum flow_next next =
-        flow_order_run(g_portal, &o, cfg->max_retries + 1, cfg->retry_delay_ms, &order, items, n, NULL, res, attempts);
+        flow_order_run(portal, &o, cfg->max_retries + 1, cfg->retry_delay_ms, &order, items, n, NULL, res, attempts);
     if (next == FLOW_NEXT_ABORT && res->cls == FLOW_CLASS_ABORT && strstr(res->error, "Chromium") != NULL)
         fail_msg("browser: %s", res->error);
     // Each order starts in a fresh context (no portal session), as the assertions on logins assume.
-    portal_after_failure(g_portal);
+    portal_after_failure(portal);
     return next == FLOW_NEXT_DONE ? 0 : -1;
+}
+
+static int run_order(const struct config *cfg, const char *consultora, struct flow_item_state *items, size_t n,
+                     struct watch *w, struct trace *trace, struct flow_result *res, int *attempts)
+{
+    return run_order_on(g_portal, g_flow, cfg, consultora, items, n, w, trace, res, attempts);
 }
 
 static void assert_no_overlay_clicks(void)
@@ -158,7 +187,7 @@ static void test_normal_order_lands_exactly_in_the_cart(void **state)
     int attempts;
     assert_int_equal(run_order(&g_cfg, "12345678", it, 3, &w, NULL, &res, &attempts), 0);
     assert_int_equal(attempts, 1);
-    assert_string_equal(res.step, "products_added");
+    assert_string_equal(res.step, g_last_step);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(simproc_cart_qty(&g_sim, "12345678", CYCLE, codes[i]), qty[i]);
         assert_string_equal(it[i].outcome, "added");
@@ -313,7 +342,10 @@ static void test_fail_rate_orders_complete_within_retries_and_exact(void **state
     struct config cfg = g_cfg;
     cfg.max_retries = 25;
     long failures;
-    orders_under_fault("{\"fail_rate\": 0.3}", &cfg, "570000", 2, &failures, "failures");
+    // The modern UI makes about three times the requests per order (API calls, route changes,
+    // the consent), so the same share of failing requests fails most attempts: 0.1 there.
+    orders_under_fault(g_modern ? "{\"fail_rate\": 0.1}" : "{\"fail_rate\": 0.3}", &cfg, "570000", 2, &failures,
+                       "failures");
     assert_true(failures > 0);
     assert_no_overlay_clicks();
 }
@@ -457,8 +489,144 @@ static void test_preflight_walks_to_the_cart_and_adds_nothing(void **state)
     assert_int_equal(simproc_stat(&g_sim, "logins"), 1);
 }
 
-int main(void)
+/* ---- modern UI only */
+
+/* The order number the portal answered with, as `capture ... as portal_reference` read it: the
+ * same as the simulator's record of the submitted order, and one order per cart. */
+static const cJSON *sim_order_of(cJSON *state, const char *consultora, int *count)
 {
+    const cJSON *found = NULL, *o;
+    *count = 0;
+    cJSON_ArrayForEach(o, cJSON_GetObjectItem(state, "orders"))
+    {
+        if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(o, "consultora")), consultora) == 0) {
+            found = o;
+            (*count)++;
+        }
+    }
+    return found;
+}
+
+static void test_modern_captured_reference_is_the_portal_order_number(void **state)
+{
+    (void)state;
+    const char *codes[] = {"80901", "70002"};
+    int qty[] = {3, 1};
+    struct flow_item_state it[2];
+    items_init(it, codes, qty, 2);
+    struct watch w = {0};
+    struct flow_result res;
+    int attempts;
+    assert_int_equal(run_order(&g_cfg, "31313131", it, 2, &w, NULL, &res, &attempts), 0);
+    cJSON *st = simproc_get_json(&g_sim, "/__sim/state");
+    assert_non_null(st);
+    int count;
+    const cJSON *o = sim_order_of(st, "31313131", &count);
+    assert_int_equal(count, 1); // submitted once, confirm() accepted once
+    assert_non_null(o);
+    assert_string_not_equal(res.portal_reference, "");
+    assert_string_equal(res.portal_reference, cJSON_GetStringValue(cJSON_GetObjectItem(o, "number")));
+    const cJSON *p = cJSON_GetObjectItem(o, "products");
+    assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(p, "80901")), 3);
+    assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(p, "70002")), 1);
+    cJSON_Delete(st);
+}
+
+/* A survey modal at 30 % of route changes (and the consent banner once per context): the
+ * interrupts close them, the interrupted action resumes, no click lands on either, and every cart
+ * is exact. */
+static void test_modern_interrupts_resume_the_walk_and_the_cart_is_exact(void **state)
+{
+    (void)state;
+    double rate = g_interrupt_rate > 0.3 ? g_interrupt_rate : 0.3;
+    char conf[64];
+    snprintf(conf, sizeof conf, "{\"interrupt_rate\": %g}", rate);
+    assert_int_equal(simproc_post(&g_sim, "/__sim/config", conf), 200);
+    const char *codes[] = {"80901", "80455", "70001"};
+    int qty[] = {1, 2, 3};
+    int handled = 0;
+    for (int k = 0; k < 4; k++) {
+        char consultora[16];
+        snprintf(consultora, sizeof consultora, "420000%02d", k);
+        struct flow_item_state it[3];
+        items_init(it, codes, qty, 3);
+        struct watch w = {0};
+        struct flow_result res;
+        int attempts;
+        if (run_order(&g_cfg, consultora, it, 3, &w, NULL, &res, &attempts) != 0)
+            fail_msg("order %s: %s", consultora, res.error);
+        for (int i = 0; i < 3; i++)
+            assert_int_equal(simproc_cart_qty(&g_sim, consultora, CYCLE, codes[i]), qty[i]);
+        handled += w.interrupts;
+    }
+    long shown = simproc_stat(&g_sim, "interrupts_shown"), consents = simproc_stat(&g_sim, "consents");
+    fprintf(stderr, "# interrupts: %ld surveys shown, %ld consents, %d handled by the engine\n", shown, consents,
+            handled);
+    assert_true(shown > 0);                       // the fault really happened
+    assert_true(consents >= 4);                   // a fresh context per order: the banner every time
+    assert_true(handled >= shown + consents - 1); // each one was handled (one may close by itself at a route change)
+    assert_int_equal(simproc_stat(&g_sim, "blocked_clicks"), 0);
+}
+
+/* The same portal walked by a flow that names fields and buttons by ARIA role and accessible
+ * name (tests/flow/modern-roles.json), the consultora's field inside the picker's shadow root. */
+static void test_modern_role_based_flow_fills_and_clicks_by_name(void **state)
+{
+    (void)state;
+    struct flow_diags d = {0};
+    struct flow *roles = NULL;
+    if (flow_load(GSPBOT_TEST_FLOWS_DIR "/modern-roles.json", &roles, &d) != 0)
+        fail_msg("modern-roles.json: %s: %s", d.n ? d.v[0].path : "", d.n ? d.v[0].message : "");
+    struct config cfg = g_cfg;
+    cfg.flow_path = (char *)GSPBOT_TEST_FLOWS_DIR "/modern-roles.json";
+    struct portal *p = portal_new(&cfg, roles);
+    assert_non_null(p);
+    const char *codes[] = {"80901", "80455"};
+    int qty[] = {2, 5};
+    struct flow_item_state it[2];
+    items_init(it, codes, qty, 2);
+    struct watch w = {0};
+    struct flow_result res;
+    int attempts;
+    int rc = run_order_on(p, roles, &cfg, "51515151", it, 2, &w, NULL, &res, &attempts);
+    portal_free(p);
+    flow_free(roles);
+    if (rc != 0)
+        fail_msg("role-based flow: %s", res.error);
+    assert_int_equal(attempts, 1);
+    assert_int_equal(simproc_cart_qty(&g_sim, "51515151", CYCLE, "80901"), 2);
+    assert_int_equal(simproc_cart_qty(&g_sim, "51515151", CYCLE, "80455"), 5);
+    assert_string_not_equal(res.portal_reference, "");
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: test_flow_e2e [--ui classic|modern] [--flow F] [--cart-origin same|cross] "
+                    "[--interrupt-rate R]\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (i + 1 >= argc)
+            return usage();
+        if (strcmp(argv[i], "--ui") == 0 && strcmp(argv[i + 1], "modern") == 0)
+            g_modern = true;
+        else if (strcmp(argv[i], "--ui") == 0 && strcmp(argv[i + 1], "classic") == 0)
+            g_modern = false;
+        else if (strcmp(argv[i], "--flow") == 0)
+            g_flow_path = argv[i + 1];
+        else if (strcmp(argv[i], "--cart-origin") == 0)
+            g_cart_origin = argv[i + 1];
+        else if (strcmp(argv[i], "--interrupt-rate") == 0)
+            g_interrupt_rate = strtod(argv[i + 1], NULL);
+        else
+            return usage();
+        i++;
+    }
+    if (g_modern)
+        g_last_step = "reference_captured";
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_normal_order_lands_exactly_in_the_cart, reset),
         cmocka_unit_test_setup(test_unknown_product_is_not_found_others_added_no_retry, reset),
@@ -473,5 +641,16 @@ int main(void)
         cmocka_unit_test_setup(test_max_per_add_splits_a_large_quantity_exactly_once, reset),
         cmocka_unit_test_setup(test_preflight_walks_to_the_cart_and_adds_nothing, reset),
     };
-    return cmocka_run_group_tests_name("flow_e2e", tests, group_setup, group_teardown);
+    const struct CMUnitTest modern[] = {
+        cmocka_unit_test_setup(test_modern_captured_reference_is_the_portal_order_number, reset),
+        cmocka_unit_test_setup(test_modern_interrupts_resume_the_walk_and_the_cart_is_exact, reset),
+        cmocka_unit_test_setup(test_modern_role_based_flow_fills_and_clicks_by_name, reset),
+    };
+    struct CMUnitTest all[sizeof tests / sizeof tests[0] + sizeof modern / sizeof modern[0]];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
+        all[n++] = tests[i];
+    for (size_t i = 0; g_modern && i < sizeof modern / sizeof modern[0]; i++)
+        all[n++] = modern[i];
+    return _cmocka_run_group_tests(g_modern ? "flow_e2e (modern UI)" : "flow_e2e", all, n, group_setup, group_teardown);
 }
