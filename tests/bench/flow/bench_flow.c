@@ -1,15 +1,22 @@
 /*
- * bench_flow.c - the flow-engine half of tests/bench/flow/run.sh (issue 5 benchmark): N orders one
- * after another through flow_run_attempt() with data/flows/gsp-sim.json in ONE browser (portal with
- * max_orders_per_browser high, so it is never recycled), against a running gspbot-sim. Also the
- * simulator chores of the run: reset it between contenders and verify that every order landed.
+ * bench_flow.c - the flow-engine half of tests/bench/flow/run.sh (issue 5 benchmark, both UIs since
+ * issue 13): N orders one after another through flow_run_attempt() with data/flows/gsp-sim.json
+ * (classic UI) or data/flows/gsp-sim-modern.json (gspbot-sim --ui modern) in ONE browser (portal
+ * with max_orders_per_browser high, so it is never recycled), against a running gspbot-sim. Also
+ * the simulator chores of the run: reset it between contenders and verify that every order landed.
  *
  *   bench_flow run URL FLOW N        N orders; prints "MARK start"/"MARK end" around the order loop
  *                                    (bench_sample takes its CPU snapshots there), per-step and
  *                                    per-action mean durations on stderr, one JSON line on stdout
+ *                                    ("references": orders whose flow captured a portal reference,
+ *                                    the modern flow's order number; "interrupts": handled)
  *   bench_flow reset URL             POST /__sim/reset
  *   bench_flow verify URL N LOGINS   the carts of /__sim/state hold exactly the N orders and nothing
- *                                    else, no click hit the overlay, LOGINS logins (-1: any);
+ *                                    else, no click hit the overlay, LOGINS logins (-1: any); the
+ *                                    UI comes from /__sim/config: classic, no order was submitted;
+ *                                    modern, "orders" holds exactly one submission per consultora
+ *                                    with exactly its cart, every confirm() was accepted, no click
+ *                                    landed on the consent banner or the survey's backdrop;
  *                                    prints one JSON line, exit 0 valid / 1 invalid
  *
  * The orders (shared with bench_playwright.js, keep them identical): order i = 0..N-1 is consultora
@@ -172,7 +179,7 @@ static int cmd_run(const char *url, const char *flow_path, int n)
     struct portal *portal = portal_new(&cfg, flow);
     struct stats st = {0};
     double *ms = calloc((size_t)n, sizeof *ms);
-    int rc = 1, failed_orders = 0, retries = 0;
+    int rc = 1, failed_orders = 0, retries = 0, references = 0, interrupts = 0;
     char err[256];
     struct cdp_page *page = NULL;
     if (portal == NULL || ms == NULL)
@@ -206,6 +213,7 @@ static int cmd_run(const char *url, const char *flow_path, int n)
                 goto out;
             }
             r = flow_run_attempt(page, &o, &order, it, ITEMS, attempt, &res);
+            interrupts += res.interrupts;
             if (r == 0 || res.cls == FLOW_CLASS_FATAL)
                 break;
             retries++;
@@ -213,6 +221,8 @@ static int cmd_run(const char *url, const char *flow_path, int n)
             portal_after_failure(portal);
         }
         ms[i] = (double)(now_us() - s) / 1000.0;
+        if (r == 0 && res.portal_reference[0] != '\0')
+            references++;
         if (r != 0) {
             failed_orders++;
             fprintf(stderr, "bench_flow: order %d failed (%s): %s\n", i + 1, flow_class_name(res.cls), res.error);
@@ -236,10 +246,12 @@ static int cmd_run(const char *url, const char *flow_path, int n)
     double med = n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2;
     printf("{\"impl\": \"gspbot flow engine (one browser, session kept, max_orders_per_browser=%d)\", "
            "\"orders\": %d, \"failed_orders\": %d, \"retries\": %d, \"session_lost\": %d, "
-           "\"browser_launches\": %d, \"launch_ms\": %.1f, \"loop_s\": %.3f, \"wall_mean_s\": %.4f, "
-           "\"wall_median_s\": %.4f, \"wall_min_s\": %.4f, \"wall_max_s\": %.4f, \"chromium_rss_mb_end\": %ld}\n",
-           cfg.max_orders_per_browser, n, failed_orders, retries, st.session_lost, portal_launches(portal), launch_ms,
-           loop_ms / 1000.0, sum / n / 1000.0, med / 1000.0, ms[0] / 1000.0, ms[n - 1] / 1000.0, rss_mb);
+           "\"references\": %d, \"interrupts\": %d, \"browser_launches\": %d, \"launch_ms\": %.1f, "
+           "\"loop_s\": %.3f, \"wall_mean_s\": %.4f, \"wall_median_s\": %.4f, \"wall_min_s\": %.4f, "
+           "\"wall_max_s\": %.4f, \"chromium_rss_mb_end\": %ld}\n",
+           cfg.max_orders_per_browser, n, failed_orders, retries, st.session_lost, references, interrupts,
+           portal_launches(portal), launch_ms, loop_ms / 1000.0, sum / n / 1000.0, med / 1000.0, ms[0] / 1000.0,
+           ms[n - 1] / 1000.0, rss_mb);
     rc = failed_orders ? 1 : 0;
 out:
     portal_free(portal); // no Chromium outlives us
@@ -259,15 +271,70 @@ static struct simproc sim_of(const char *url)
     return s;
 }
 
+/* The modern UI's submissions: exactly one per consultora 10000001..10000000+n, cycle CYCLE, with
+ * exactly that order's products, and nothing else. Returns the number of problems. */
+static int verify_orders(const cJSON *orders, int n)
+{
+    int bad = 0, norders = cJSON_GetArraySize(orders);
+    if (norders != n) {
+        fprintf(stderr, "verify: %d orders submitted, want %d (one per consultora)\n", norders, n);
+        bad++;
+    }
+    for (int i = 0; i < n; i++) {
+        char consultora[16];
+        snprintf(consultora, sizeof consultora, "%d", 10000001 + i);
+        int seen = 0;
+        const cJSON *od;
+        cJSON_ArrayForEach(od, orders)
+        {
+            const cJSON *c = cJSON_GetObjectItemCaseSensitive(od, "consultora");
+            if (!cJSON_IsString(c) || strcmp(c->valuestring, consultora) != 0)
+                continue;
+            seen++;
+            const cJSON *cy = cJSON_GetObjectItemCaseSensitive(od, "cycle");
+            const cJSON *num = cJSON_GetObjectItemCaseSensitive(od, "number");
+            const cJSON *p = cJSON_GetObjectItemCaseSensitive(od, "products");
+            if (!cJSON_IsString(cy) || strcmp(cy->valuestring, CYCLE) != 0 || !cJSON_IsString(num) ||
+                strncmp(num->valuestring, "GSP-", 4) != 0 || cJSON_GetArraySize(p) != ITEMS) {
+                fprintf(stderr, "verify: the order of %s is not its cart of cycle %s with %d products\n", consultora,
+                        CYCLE, ITEMS);
+                bad++;
+                continue;
+            }
+            for (int k = 0; k < ITEMS; k++) {
+                char code[21];
+                int qty;
+                order_product(i, k, code, sizeof code, &qty);
+                const cJSON *q = cJSON_GetObjectItemCaseSensitive(p, code);
+                if (!cJSON_IsNumber(q) || q->valueint != qty) {
+                    fprintf(stderr, "verify: order %s of %s product %s: %d, want %d\n", num->valuestring, consultora,
+                            code, cJSON_IsNumber(q) ? q->valueint : 0, qty);
+                    bad++;
+                }
+            }
+        }
+        if (seen != 1) {
+            fprintf(stderr, "verify: %d orders submitted for consultora %s, want 1\n", seen, consultora);
+            bad++;
+        }
+    }
+    return bad;
+}
+
 static int cmd_verify(const char *url, int n, long want_logins)
 {
     struct simproc s = sim_of(url);
+    cJSON *conf = simproc_get_json(&s, "/__sim/config");
+    const cJSON *ui = cJSON_GetObjectItemCaseSensitive(conf, "ui");
+    bool modern = cJSON_IsString(ui) && strcmp(ui->valuestring, "modern") == 0;
+    cJSON_Delete(conf);
     cJSON *st = simproc_get_json(&s, "/__sim/state");
     if (st == NULL)
         return 1;
     const cJSON *carts = cJSON_GetObjectItemCaseSensitive(st, "carts");
+    const cJSON *orders = cJSON_GetObjectItemCaseSensitive(st, "orders");
     const cJSON *stats = cJSON_GetObjectItemCaseSensitive(st, "stats");
-    int bad = 0, ncarts = cJSON_GetArraySize(carts);
+    int bad = 0, ncarts = cJSON_GetArraySize(carts), norders = cJSON_GetArraySize(orders);
     if (ncarts != n) {
         fprintf(stderr, "verify: %d carts, want %d\n", ncarts, n);
         bad++;
@@ -292,27 +359,49 @@ static int cmd_verify(const char *url, int n, long want_logins)
             }
         }
     }
-    long v[5];
-    static const char *const names[] = {"logins", "overlay_clicks", "adds", "pages", "api"};
-    for (int i = 0; i < 5; i++) {
+    enum { LOGINS, OVERLAY_CLICKS, ADDS, PAGES, API, CONSENTS, CONFIRMS, DISMISSED, BLOCKED, SURVEYS, NSTATS };
+    long v[NSTATS];
+    static const char *const names[NSTATS] = {"logins", "overlay_clicks", "adds", "pages", "api", "consents",
+                                              "confirms", "confirms_dismissed", "blocked_clicks",
+                                              "interrupts_shown"};
+    for (int i = 0; i < NSTATS; i++) {
         const cJSON *x = cJSON_GetObjectItemCaseSensitive(stats, names[i]);
         v[i] = cJSON_IsNumber(x) ? (long)x->valuedouble : -1;
     }
-    if (v[1] != 0) {
-        fprintf(stderr, "verify: %ld clicks hit the overlay\n", v[1]);
+    if (v[OVERLAY_CLICKS] != 0) {
+        fprintf(stderr, "verify: %ld clicks hit the overlay\n", v[OVERLAY_CLICKS]);
         bad++;
     }
-    if (v[2] != (long)n * ITEMS) {
-        fprintf(stderr, "verify: %ld additions, want %d (exactly once)\n", v[2], n * ITEMS);
+    if (v[ADDS] != (long)n * ITEMS) {
+        fprintf(stderr, "verify: %ld additions, want %d (exactly once)\n", v[ADDS], n * ITEMS);
         bad++;
     }
-    if (want_logins >= 0 && v[0] != want_logins) {
-        fprintf(stderr, "verify: %ld logins, want %ld\n", v[0], want_logins);
+    if (want_logins >= 0 && v[LOGINS] != want_logins) {
+        fprintf(stderr, "verify: %ld logins, want %ld\n", v[LOGINS], want_logins);
         bad++;
     }
-    printf("{\"valid\": %s, \"carts\": %d, \"logins\": %ld, \"overlay_clicks\": %ld, \"adds\": %ld, "
-           "\"pages\": %ld, \"api\": %ld}\n",
-           bad ? "false" : "true", ncarts, v[0], v[1], v[2], v[3], v[4]);
+    if (!modern && norders != 0) {
+        fprintf(stderr, "verify: %d orders submitted on the classic UI, want none\n", norders);
+        bad++;
+    }
+    if (modern) {
+        bad += verify_orders(orders, n);
+        // consents and confirms are beacons (statistics only): reported, not held to a count;
+        // the orders above are the proof. A dismissed confirm() or a click on an interruption is not.
+        if (v[DISMISSED] != 0) {
+            fprintf(stderr, "verify: %ld confirm() dialogs dismissed\n", v[DISMISSED]);
+            bad++;
+        }
+        if (v[BLOCKED] != 0) {
+            fprintf(stderr, "verify: %ld clicks landed on the consent banner or the survey\n", v[BLOCKED]);
+            bad++;
+        }
+    }
+    printf("{\"valid\": %s, \"ui\": \"%s\", \"carts\": %d, \"orders\": %d, \"logins\": %ld, "
+           "\"overlay_clicks\": %ld, \"adds\": %ld, \"pages\": %ld, \"api\": %ld, \"consents\": %ld, "
+           "\"confirms\": %ld, \"confirms_dismissed\": %ld, \"blocked_clicks\": %ld, \"interrupts_shown\": %ld}\n",
+           bad ? "false" : "true", modern ? "modern" : "classic", ncarts, norders, v[LOGINS], v[OVERLAY_CLICKS],
+           v[ADDS], v[PAGES], v[API], v[CONSENTS], v[CONFIRMS], v[DISMISSED], v[BLOCKED], v[SURVEYS]);
     cJSON_Delete(st);
     return bad ? 1 : 0;
 }
