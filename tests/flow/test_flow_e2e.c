@@ -43,6 +43,7 @@ static bool g_modern;                              /* --ui modern */
 static char *g_flow_path = GSPBOT_FLOW_PATH;       /* --flow */
 static const char *g_cart_origin = "same";         /* --cart-origin */
 static double g_interrupt_rate;                    /* --interrupt-rate (modern) */
+static const char *g_ui_scale = "1";               /* --ui-scale: the simulator's delays */
 static const char *g_last_step = "products_added"; /* the flow's last step */
 
 static int group_setup(void **state)
@@ -53,9 +54,10 @@ static int group_setup(void **state)
         return -1;
     char rate[32];
     snprintf(rate, sizeof rate, "%g", g_interrupt_rate);
-    const char *classic[] = {"--seed", "7", NULL};
-    const char *modern[] = {"--seed",           "7",  "--ui", "modern", "--cart-origin", g_cart_origin,
-                            "--interrupt-rate", rate, NULL};
+    const char *classic[] = {"--seed", "7", "--ui-scale", g_ui_scale, NULL};
+    const char *modern[] = {
+        "--seed", "7",          "--ui",     "modern", "--cart-origin", g_cart_origin, "--interrupt-rate",
+        rate,     "--ui-scale", g_ui_scale, NULL};
     if (simproc_start(&g_sim, GSPBOT_SIM_PATH, g_modern ? modern : classic) != 0)
         return -1;
     struct flow_diags d = {0};
@@ -602,7 +604,7 @@ static void test_modern_role_based_flow_fills_and_clicks_by_name(void **state)
 static int usage(void)
 {
     fprintf(stderr, "usage: test_flow_e2e [--ui classic|modern] [--flow F] [--cart-origin same|cross] "
-                    "[--interrupt-rate R]\n");
+                    "[--interrupt-rate R] [--ui-scale F]\n");
     return 2;
 }
 
@@ -619,6 +621,8 @@ int main(int argc, char **argv)
             g_flow_path = argv[i + 1];
         else if (strcmp(argv[i], "--cart-origin") == 0)
             g_cart_origin = argv[i + 1];
+        else if (strcmp(argv[i], "--ui-scale") == 0)
+            g_ui_scale = argv[i + 1];
         else if (strcmp(argv[i], "--interrupt-rate") == 0)
             g_interrupt_rate = strtod(argv[i + 1], NULL);
         else
