@@ -158,7 +158,7 @@ const char *ldr__other_sheets_hint(const struct ldr_load *ld, char *out, size_t 
 /* Maps a header row to columns; reports missing / repeated columns as errors (fatal) and unknown
  * ones as warnings. Returns 0, LDR_EINVALID (fatal header error) or LDR_ENOMEM. */
 LDR__CHECK int ldr__header_map(struct ldr_load *ld, const struct ldr__row *hdr);
-/* Checks one data row against SPEC's rules (errors listed) and hands valid rows to grouping.
+/* Checks one data row against the rules of README "Preparing the spreadsheet" (errors listed) and hands valid rows to grouping.
  * `line` of the row; for JSON, fields are [code, name, product, quantity] and cols are fixed.
  * Returns 0 or LDR_ENOMEM. */
 LDR__CHECK int ldr__row_accept(struct ldr_load *ld, const struct ldr__row *row);
@@ -179,7 +179,7 @@ static inline const char *ldr__str(const struct ldr_load *ld, size_t off)
     return ld->strs.data + off;
 }
 
-/* JSON (json.c): reads the SPEC's shape and hands each product as a row; structure errors are
+/* JSON (json.c): reads the JSON shape of README "Preparing the spreadsheet" and hands each product as a row; structure errors are
  * listed on ld. Returns 0, LDR_EINVALID (not JSON / wrong shape: fatal), LDR_ENOMEM. */
 LDR__CHECK int ldr__json_read(struct ldr_load *ld, const char *data, size_t len);
 

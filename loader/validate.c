@@ -1,4 +1,4 @@
-/* validate: the rules of SPEC section 4. The header row is mapped to the four canonical columns
+/* validate: the rules of README "Preparing the spreadsheet". The header row is mapped to the four canonical columns
  * (names compared without case, accents, spaces or punctuation, with Spanish aliases); each data
  * row is checked field by field, every problem listed with its place, column and value; valid
  * rows (and the consultora of invalid ones, so --skip-invalid can drop the whole order) go on to

@@ -98,7 +98,7 @@ __attribute__((warn_unused_result)) int ldr_load_read_buffer(struct ldr_load *ld
 /* True when `arg` is an http:// or https:// URL (case-insensitive scheme). */
 bool ldr_is_url(const char *arg);
 
-/* True when `s` is a valid consultora or product code (SPEC section 4): 1 to 20 characters, each an
+/* True when `s` is a valid consultora or product code (README "Preparing the spreadsheet"): 1 to 20 characters, each an
  * ASCII letter, a digit or '-'. The one definition of a code, for every place that takes one (the
  * loader's rows, `gspbot order`). NULL is not a code. */
 bool ldr_code_valid(const char *s);
@@ -140,7 +140,7 @@ int ldr_load_order(const struct ldr_load *ld, size_t i, struct ldr_order_view *o
  * Returns buf. */
 const char *ldr_issue_format(const struct ldr_issue *is, char *buf, size_t n);
 
-/* The summary as one JSON object (SPEC section 5): batch_id (null when batch_id <= 0), name, file,
+/* The summary as one JSON object (README "Command reference"): batch_id (null when batch_id <= 0), name, file,
  * sha256, rows, orders, items, warnings, errors (lists of {place, column, message}), and
  * errors_total / warnings_total when the lists were capped. A new string the caller frees, or NULL
  * when memory runs out. */

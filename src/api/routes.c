@@ -1,4 +1,4 @@
-/* routes: the REST endpoints of SPEC section 8 (see api.h). Each handler checks its path and
+/* routes: the REST endpoints of README "The REST API and the dashboard" (see api.h). Each handler checks its path and
  * query on the service thread (400 at once for a bad id or parameter), copies them into an
  * api_args and submits a job; the job calls the queue's functions — the same ones the CLI calls —
  * on a database thread. */

@@ -1,4 +1,4 @@
-/* cli: exit codes (SPEC section 5) and the commands of the gspbot program. Each command is a
+/* cli: exit codes (README "Command reference") and the commands of the gspbot program. Each command is a
  * `const struct cli_command cli_cmd_NAME` defined in src/cli/cmd_NAME.c with its usage text;
  * main.c lists them and dispatches. */
 #ifndef GSPBOT_CLI_H

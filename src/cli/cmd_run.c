@@ -177,7 +177,7 @@ static long long load_batch(struct db *db, struct run_args *a, int *code)
     return batch_id;
 }
 
-/* The summary (SPEC section 5) on stdout, and as JSON into *out (caller frees). */
+/* The summary (README "Command reference") on stdout, and as JSON into *out (caller frees). */
 static int summary(struct db *db, long long batch_id, double wall_s, cJSON **out)
 {
     *out = NULL;

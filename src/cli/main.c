@@ -16,7 +16,7 @@
 #define GSPBOT_VERSION "0.0.0"
 #endif
 
-/* Every command of SPEC section 5, in the order `gspbot --help` lists them. Each is defined in its
+/* Every command of README "Command reference", in the order `gspbot --help` lists them. Each is defined in its
  * own cmd_NAME.c with its usage text. */
 extern const struct cli_command cli_cmd_migrate;
 extern const struct cli_command cli_cmd_load;

@@ -1,4 +1,4 @@
-/* test_loader: the loader against its contract (loader/README.md, SPEC section 4): the CSV reader
+/* test_loader: the loader against its contract (loader/README.md, README "Preparing the spreadsheet"): the CSV reader
  * on csv-spectrum (tests/loader/fixtures), Windows-1252, delimiters and Excel's "sep=;" line; every
  * validation rule with its exact message, and ldr_code_valid; grouping; XLSX written by LibreOffice
  * (committed fixture) and by libxlsxwriter (generated here), a 200k-row sheet within a memory

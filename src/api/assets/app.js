@@ -1,4 +1,4 @@
-/* gspbot dashboard: one page over the REST API of `gspbot serve` (SPEC section 8).
+/* gspbot dashboard: one page over the REST API of `gspbot serve` (README "The REST API and the dashboard").
  *
  * Every value that comes from the API (batch and consultora names, codes, error messages, steps,
  * evidence) is untrusted: the DOM is built with createElement + textContent and safe attributes

@@ -1,4 +1,4 @@
-/* api: `gspbot serve` — the REST API of SPEC section 8, the server-sent events stream, Prometheus
+/* api: `gspbot serve` — the REST API of README "The REST API and the dashboard", the server-sent events stream, Prometheus
  * metrics, the OpenAPI description, webhooks, the evidence files and the embedded dashboard, on
  * the HTTP layer (src/http). Every rule about batches and orders is the queue's (src/queue): the
  * API and the CLI call the same functions.

@@ -1,4 +1,4 @@
-/* flow: flow files (SPEC section 6) — the portal walk described as JSON that staff edit without
+/* flow: flow files (README "Adapting the flow to your portal") — the portal walk described as JSON that staff edit without
  * recompiling. This header holds the parsed model, the checker behind `gspbot flow check`, and the
  * context-safe substitution of `${...}` variables. The engine that runs a flow in the browser is
  * flow_run.h.
@@ -32,7 +32,7 @@ enum flow_verb {
 /* The verb names as written in flow files, indexed by enum flow_verb. */
 extern const char *const FLOW_VERB_NAMES[FLOW_VERB_COUNT];
 
-/* How a failure is handled (SPEC section 6). */
+/* How a failure is handled (README "Adapting the flow to your portal"). */
 enum flow_class {
     FLOW_CLASS_NONE,
     FLOW_CLASS_FATAL,       /* the order can never pass as it is: no retry */

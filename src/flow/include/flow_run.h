@@ -1,7 +1,7 @@
 /* flow_run: the flow engine. Runs one attempt of one order through a flow in a browser page:
  * steps in order with `skip_if`, error detectors raced against every waiting action (cdp guards),
  * the three error classes, the exactly-once cart, per-item outcomes with `after_item_error`,
- * evidence on every failed attempt and an optional trace of every action (SPEC section 6).
+ * evidence on every failed attempt and an optional trace of every action (README "Adapting the flow to your portal").
  *
  * The engine holds no state between attempts: everything it needs to resume is in the portal
  * (the session, the cart), which is what makes a retry after a crash, a timeout or a lost response

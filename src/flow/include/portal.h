@@ -1,4 +1,4 @@
-/* portal: one browser and one page driving the portal, with the lifecycle rules of SPEC section 7:
+/* portal: one browser and one page driving the portal, with the lifecycle rules of README "Workers":
  * launched on first use, a fresh browser context after a failure (the next page gets no cookies:
  * it logs in again), relaunched every GSPBOT_MAX_ORDERS_PER_BROWSER orders, above
  * GSPBOT_MAX_BROWSER_RSS_MB, and when Chromium is gone. Used by `gspbot order`, `preflight` and

@@ -1,4 +1,4 @@
-/* worker: the pool of SPEC section 7 — a supervisor that forks N worker processes and restarts
+/* worker: the pool of README "Workers" — a supervisor that forks N worker processes and restarts
  * those that die, and the worker process itself: its own database connection and Chromium
  * (opened after the fork), a claim loop on the queue, one flow attempt per claim, a heartbeat
  * thread that renews the lease and notices a cancelled batch, and a drain on SIGTERM / Ctrl-C.
