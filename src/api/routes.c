@@ -107,6 +107,23 @@ static void queue_failed(struct api_reply *r, struct db *db, int rc)
     api__error(r, status, "%s", db_errmsg(db));
 }
 
+/* One page of a list built whole (failure groups, an order's logs, workers) into o, the same
+ * way /batches and /batches/{id}/orders page theirs: rows page..page+per_page-1 under `key`,
+ * with page, per_page, total (the whole list) and pages. Takes rows. */
+static void add_page(cJSON *o, const char *key, cJSON *rows, const struct api_args *args)
+{
+    int total = cJSON_GetArraySize(rows), first = (args->page - 1) * args->per_page;
+    cJSON *page = cJSON_CreateArray();
+    for (int i = 0; i < args->per_page && first < total; i++)
+        cJSON_AddItemToArray(page, cJSON_DetachItemFromArray(rows, first)); // the next row shifts down
+    cJSON_Delete(rows);
+    cJSON_AddItemToObject(o, key, page);
+    cJSON_AddNumberToObject(o, "page", args->page);
+    cJSON_AddNumberToObject(o, "per_page", args->per_page);
+    cJSON_AddNumberToObject(o, "total", total);
+    cJSON_AddNumberToObject(o, "pages", (total + args->per_page - 1) / args->per_page);
+}
+
 /* ----------------------------------------------------------------- /health */
 
 static void job_health(struct api *a, struct db *db, struct api_args *args, struct api_reply *r)
@@ -462,15 +479,20 @@ static void job_batch_failures(struct api *a, struct db *db, struct api_args *ar
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "batch_id", (double)args->id);
-    cJSON_AddItemToObject(o, "groups", groups);
+    add_page(o, "groups", groups, args);
     r->json = o;
 }
 
 static void h_batch_failures(struct http_request *req, void *user)
 {
     struct api_args *a = args_with_id(req);
-    if (a != NULL)
-        api__submit(user, req, job_batch_failures, a);
+    if (a == NULL)
+        return;
+    if (!paging(req, a)) {
+        api__args_free(a);
+        return;
+    }
+    api__submit(user, req, job_batch_failures, a);
 }
 
 enum batch_action { ACT_START, ACT_PAUSE, ACT_CANCEL, ACT_RETRY };
@@ -661,16 +683,20 @@ static void job_order_logs(struct api *a, struct db *db, struct api_args *args, 
     evidence_urls(rows);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "order_id", (double)args->id);
-    cJSON_AddNumberToObject(o, "total", cJSON_GetArraySize(rows));
-    cJSON_AddItemToObject(o, "logs", rows);
+    add_page(o, "logs", rows, args);
     r->json = o;
 }
 
 static void h_order_logs(struct http_request *req, void *user)
 {
     struct api_args *a = args_with_id(req);
-    if (a != NULL)
-        api__submit(user, req, job_order_logs, a);
+    if (a == NULL)
+        return;
+    if (!paging(req, a)) {
+        api__args_free(a);
+        return;
+    }
+    api__submit(user, req, job_order_logs, a);
 }
 
 static void job_order_retry(struct api *a, struct db *db, struct api_args *args, struct api_reply *r)
@@ -708,8 +734,7 @@ static void job_workers(struct api *a, struct db *db, struct api_args *args, str
         return;
     }
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "total", cJSON_GetArraySize(rows));
-    cJSON_AddItemToObject(o, "workers", rows);
+    add_page(o, "workers", rows, args);
     r->json = o;
 }
 
@@ -721,6 +746,10 @@ static void h_workers(struct http_request *req, void *user)
         return;
     }
     a->flag = truthy(http_request_query(req, "all"));
+    if (!paging(req, a)) {
+        api__args_free(a);
+        return;
+    }
     api__submit(user, req, job_workers, a);
 }
 

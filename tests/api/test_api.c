@@ -26,7 +26,9 @@
 #include <cmocka.h>
 
 #include "api.h"
+#include "db.h"
 #include "http.h"
+#include "queue.h"
 #include "testdb.h"
 
 #define TOKEN "test-token-0123456789abcdef"
@@ -36,6 +38,8 @@ static char *g_db;
 static pid_t g_serve;
 static char g_url[64];
 static char g_evidence[128];
+static char g_serve_log[128]; /* serve's stderr: its log */
+static struct db *g_qdb;      /* a worker's connection: the queue's own functions */
 
 /* ------------------------------------------------------------ the webhook */
 
@@ -212,6 +216,7 @@ static int group_setup(void **state)
     snprintf(hook_url, sizeof hook_url, "http://127.0.0.1:%d/hook", http_server_port(g_hook));
     snprintf(upload_tmp, sizeof upload_tmp, "%s/uploads", g_tmp);
     mkdir(upload_tmp, 0700);
+    snprintf(g_serve_log, sizeof g_serve_log, "%s/serve.log", g_tmp);
     int out[2];
     if (pipe(out) != 0)
         return -1;
@@ -219,13 +224,16 @@ static int group_setup(void **state)
     if (g_serve == 0) {
         dup2(out[1], 1);
         close(out[0]);
+        int log = open(g_serve_log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (log >= 0)
+            dup2(log, 2);
         setenv("DATABASE_URL", g_db, 1);
         setenv("GSPBOT_API_TOKEN", TOKEN, 1);
         setenv("GSPBOT_SCREENSHOT_DIR", g_evidence, 1);
         setenv("GSPBOT_MAX_FILE_MB", "2", 1);
         setenv("GSPBOT_WEBHOOK_URL", hook_url, 1);
         setenv("TMPDIR", upload_tmp, 1);
-        execl(GSPBOT_PATH, GSPBOT_PATH, "serve", "--port", "0", "--host", "127.0.0.1", (char *)NULL);
+        execl(GSPBOT_PATH, GSPBOT_PATH, "--verbose", "serve", "--port", "0", "--host", "127.0.0.1", (char *)NULL);
         _exit(127);
     }
     close(out[1]);
@@ -245,6 +253,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
+    db_free(g_qdb);
     kill(g_serve, SIGTERM);
     int st = 0;
     waitpid(g_serve, &st, 0);
@@ -519,6 +528,22 @@ static void test_openapi_describes_every_route(void **state)
         if (p == NULL || cJSON_GetObjectItemCaseSensitive(p, method) == NULL)
             fail_msg("%s %s is not in openapi.json", routes[i].method, routes[i].pattern);
     }
+    // Every list is paged: its page and per_page are described.
+    static const char *const LISTS[] = {"/batches", "/batches/{id}/orders", "/batches/{id}/failures",
+                                        "/orders/{id}/logs", "/workers"};
+    for (size_t i = 0; i < sizeof LISTS / sizeof LISTS[0]; i++) {
+        const cJSON *get = cJSON_GetObjectItem(cJSON_GetObjectItemCaseSensitive(paths, LISTS[i]), "get");
+        int found = 0;
+        const cJSON *prm;
+        cJSON_ArrayForEach(prm, cJSON_GetObjectItem(get, "parameters"))
+        {
+            const cJSON *name = cJSON_GetObjectItem(prm, "name");
+            found += cJSON_IsString(name) &&
+                     (strcmp(name->valuestring, "page") == 0 || strcmp(name->valuestring, "per_page") == 0);
+        }
+        if (found != 2)
+            fail_msg("GET %s: page and per_page are not in openapi.json", LISTS[i]);
+    }
     cJSON_Delete(spec);
 }
 
@@ -590,23 +615,29 @@ struct sse {
     size_t len;
 };
 
+struct sse_run {
+    struct sse s;
+    long status;
+    const char *want[4]; /* the client stops once every one has arrived (none: paused and progress) */
+};
+
 static size_t on_sse(char *p, size_t size, size_t n, void *arg)
 {
-    struct sse *s = arg;
+    struct sse_run *run = arg;
+    struct sse *s = &run->s;
     size_t k = size * n;
     if (s->len + k < sizeof s->buf) {
         memcpy(s->buf + s->len, p, k);
         s->len += k;
         s->buf[s->len] = '\0';
     }
-    // Enough once a pause event and a progress event arrived.
-    return strstr(s->buf, "event: batch.paused") && strstr(s->buf, "event: batch.progress") ? 0 : k;
+    if (run->want[0] == NULL) // enough once a pause event and a progress event arrived
+        return strstr(s->buf, "event: batch.paused") && strstr(s->buf, "event: batch.progress") ? 0 : k;
+    for (size_t i = 0; i < sizeof run->want / sizeof run->want[0] && run->want[i] != NULL; i++)
+        if (strstr(s->buf, run->want[i]) == NULL)
+            return k;
+    return 0;
 }
-
-struct sse_run {
-    struct sse s;
-    long status;
-};
 
 static void *sse_client(void *arg)
 {
@@ -619,7 +650,7 @@ static void *sse_client(void *arg)
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_sse);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &run->s);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, run);
     curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &run->status);
     curl_slist_free_all(h);
@@ -651,6 +682,374 @@ static void test_events_stream_batch_changes(void **state)
     expect("POST", path, TOKEN, NULL, 200, NULL);
 }
 
+/* ------------------------------------------- the queue's own functions, no browser */
+
+static struct db *qdb(void)
+{
+    if (g_qdb == NULL && db_open(&g_qdb, g_db) != 0)
+        fail_msg("cannot connect: %s", db_errmsg(g_qdb));
+    return g_qdb;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* GET path with the token: 200 and its JSON. */
+static cJSON *get_json(const char *path)
+{
+    struct resp r = req("GET", path, TOKEN, NULL, NULL);
+    if (r.status != 200)
+        fail_msg("GET %s: HTTP %ld %.300s", path, r.status, r.body);
+    cJSON *j = json_of(&r);
+    free(r.body);
+    return j;
+}
+
+static long num(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v))
+        fail_msg("\"%s\" is not a number", key);
+    return (long)v->valuedouble;
+}
+
+/* A page's own figures and the length of its list. */
+static void expect_page(const cJSON *j, const char *key, long page, long per_page, long total, long pages, int len)
+{
+    assert_int_equal(num(j, "page"), page);
+    assert_int_equal(num(j, "per_page"), per_page);
+    assert_int_equal(num(j, "total"), total);
+    assert_int_equal(num(j, "pages"), pages);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, key)), len);
+}
+
+static void test_workers_lists_live_workers_a_page_at_a_time(void **state)
+{
+    (void)state;
+    // Two workers registered and beating the way `gspbot worker` does (queue_worker_*).
+    struct db *db = qdb();
+    struct queue_worker_info w1 = {"apitest-a:4242:1", "apitest-a", 4242, NULL};
+    struct queue_worker_info w2 = {"apitest-b:4343:1", "apitest-b", 4343, NULL};
+    assert_int_equal(queue_worker_register(db, &w1), 0);
+    assert_int_equal(queue_worker_register(db, &w2), 0);
+    struct queue_worker_beat b = {.status = "busy",
+                                  .current_step = "login",
+                                  .orders_done = 3,
+                                  .orders_failed = 1,
+                                  .browser_rss_mb = 321,
+                                  .browser_launches = 2};
+    assert_int_equal(queue_worker_heartbeat(db, w1.id, &b), 0);
+
+    cJSON *j = get_json("/workers");
+    expect_page(j, "workers", 1, 50, 2, 1, 2);
+    const cJSON *w = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "workers"), 0);
+    assert_string_equal(cJSON_GetObjectItem(w, "id")->valuestring, w1.id);
+    assert_string_equal(cJSON_GetObjectItem(w, "host")->valuestring, "apitest-a");
+    assert_int_equal(num(w, "pid"), 4242);
+    assert_string_equal(cJSON_GetObjectItem(w, "status")->valuestring, "busy");
+    assert_string_equal(cJSON_GetObjectItem(w, "current_step")->valuestring, "login");
+    assert_int_equal(num(w, "orders_done"), 3);
+    assert_int_equal(num(w, "orders_failed"), 1);
+    assert_int_equal(num(w, "browser_rss_mb"), 321);
+    assert_true(cJSON_IsString(cJSON_GetObjectItem(w, "heartbeat_at")));
+    cJSON_Delete(j);
+
+    j = get_json("/workers?per_page=1&page=2");
+    expect_page(j, "workers", 2, 1, 2, 2, 1);
+    w = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "workers"), 0);
+    assert_string_equal(cJSON_GetObjectItem(w, "id")->valuestring, w2.id);
+    cJSON_Delete(j);
+    j = get_json("/workers?per_page=1&page=3");
+    expect_page(j, "workers", 3, 1, 2, 2, 0);
+    cJSON_Delete(j);
+    expect("GET", "/workers?page=0", TOKEN, NULL, 400, "page");
+    expect("GET", "/workers?per_page=1001", TOKEN, NULL, 400, "per_page");
+    expect("GET", "/health", NULL, NULL, 200, "\"workers_alive\":2");
+
+    // Stopped workers leave the live list, and stay in ?all=1.
+    assert_int_equal(queue_worker_stopped(db, w1.id, "test over"), 0);
+    assert_int_equal(queue_worker_stopped(db, w2.id, "test over"), 0);
+    j = get_json("/workers");
+    expect_page(j, "workers", 1, 50, 0, 0, 0);
+    cJSON_Delete(j);
+    j = get_json("/workers?all=1");
+    expect_page(j, "workers", 1, 50, 2, 1, 2);
+    cJSON_Delete(j);
+}
+
+/* A batch of three orders worked by hand through the queue (claim, log, finish), as a worker
+ * would without its browser: one completed, two failed with different errors. */
+static void test_a_batch_worked_through_the_queue(void **state)
+{
+    (void)state;
+    static struct sse_run run;
+    memset(&run, 0, sizeof run);
+    run.want[0] = "event: order.finished";
+    run.want[1] = "event: breaker.opened";
+    pthread_t t;
+    pthread_create(&t, NULL, sse_client, &run);
+    sleep_ms(1000);
+
+    struct resp r =
+        req("POST", "/batches", TOKEN,
+            "{\"name\": \"by hand\", \"orders\": ["
+            "{\"consultora_code\": \"901\", \"products\": [{\"product_code\": \"80901\", \"quantity\": 1}]},"
+            "{\"consultora_code\": \"902\", \"products\": [{\"product_code\": \"80902\", \"quantity\": 1}]},"
+            "{\"consultora_code\": \"903\", \"products\": [{\"product_code\": \"80903\", \"quantity\": 1}]}]}",
+            NULL);
+    assert_int_equal(r.status, 201);
+    cJSON *j = json_of(&r);
+    long long id = (long long)cJSON_GetObjectItem(j, "batch_id")->valuedouble;
+    cJSON_Delete(j);
+    free(r.body);
+    char path[128];
+    snprintf(path, sizeof path, "/batches/%lld/start", id);
+    expect("POST", path, TOKEN, NULL, 200, NULL);
+
+    struct db *db = qdb();
+    struct queue_worker_info w = {"apitest-c:4444:1", "apitest-c", 4444, NULL};
+    assert_int_equal(queue_worker_register(db, &w), 0);
+    static const char *const ERRORS[] = {NULL, "el portal rechazó el producto por falta de stock",
+                                         "la sesión expiró antes de confirmar"};
+    long long orders[3];
+    char batch_status[16] = "";
+    for (int i = 0; i < 3; i++) {
+        struct queue_claim c = {0};
+        assert_int_equal(queue_claim(db, w.id, 60, id, &c), 1);
+        orders[i] = c.order_id;
+        for (int k = 0; i == 0 && k < 3; k++) {
+            char step[16];
+            snprintf(step, sizeof step, "step_%d", k);
+            assert_int_equal(queue_log(db, &c, w.id, step, "info", "ok", 10, NULL), 0);
+        }
+        struct queue_result res = {.outcome = ERRORS[i] ? QUEUE_FAIL : QUEUE_DONE,
+                                   .step = "login",
+                                   .error = ERRORS[i],
+                                   .error_class = ERRORS[i] ? "fatal" : NULL};
+        assert_int_equal(queue_finish(db, &c, &res, batch_status), 0);
+        queue_claim_cleanup(&c);
+    }
+    assert_string_equal(batch_status, "failed"); // finished, with failures
+
+    // Exactly one "batch.finished" webhook for it (and nothing else: a start sends none).
+    for (int i = 0; i < 150 && hooks_for(id, "batch.finished") == 0; i++)
+        sleep_ms(100);
+    sleep_ms(2000);
+    assert_int_equal(hooks_for(id, "batch.finished"), 1);
+    assert_int_equal(hooks_for(id, NULL), 1);
+
+    // The breaker opens (threshold 1): /events says so, as it said each order finished.
+    bool opened = false;
+    assert_int_equal(queue_breaker_failure(db, 1, "portal caído (prueba)", &opened), 0);
+    assert_true(opened);
+    pthread_join(t, NULL);
+    assert_int_equal(run.status, 200);
+    assert_non_null(strstr(run.s.buf, "event: order.finished"));
+    assert_non_null(strstr(run.s.buf, "\"status\":\"completed\""));
+    assert_non_null(strstr(run.s.buf, "event: breaker.opened"));
+    expect("GET", "/breaker", TOKEN, NULL, 200, "\"state\":\"open\"");
+    expect("POST", "/breaker/reset", TOKEN, NULL, 200, "\"state\":\"closed\"");
+
+    // An order's logs and a batch's failure groups are paged like every list.
+    snprintf(path, sizeof path, "/orders/%lld/logs", orders[0]);
+    j = get_json(path);
+    expect_page(j, "logs", 1, 50, 3, 1, 3);
+    cJSON_Delete(j);
+    snprintf(path, sizeof path, "/orders/%lld/logs?per_page=2&page=2", orders[0]);
+    j = get_json(path);
+    expect_page(j, "logs", 2, 2, 3, 2, 1);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "logs"), 0), "step")->valuestring,
+                        "step_2");
+    cJSON_Delete(j);
+    snprintf(path, sizeof path, "/orders/%lld/logs?per_page=abc", orders[0]);
+    expect("GET", path, TOKEN, NULL, 400, "per_page");
+    snprintf(path, sizeof path, "/batches/%lld/failures", id);
+    j = get_json(path);
+    expect_page(j, "groups", 1, 50, 2, 1, 2);
+    cJSON_Delete(j);
+    snprintf(path, sizeof path, "/batches/%lld/failures?per_page=1&page=2", id);
+    j = get_json(path);
+    expect_page(j, "groups", 2, 1, 2, 2, 1);
+    cJSON_Delete(j);
+    snprintf(path, sizeof path, "/batches/%lld/failures?page=x", id);
+    expect("GET", path, TOKEN, NULL, 400, "page");
+
+    // POST /orders/{id}/retry: the failed order is queued again, attempts reset; the other stays.
+    snprintf(path, sizeof path, "/orders/%lld/retry", orders[1]);
+    expect("POST", path, TOKEN, NULL, 200, "\"message\"");
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM orders WHERE id = %lld AND status = 'queued' AND attempts = 0",
+             orders[1]);
+    assert_int_equal(q(sql), 1);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM orders WHERE id = %lld AND status = 'failed'", orders[2]);
+    assert_int_equal(q(sql), 1);
+    snprintf(path, sizeof path, "/orders/%lld/retry", orders[0]); // completed: nothing to retry
+    expect("POST", path, TOKEN, NULL, 409, "\"error\"");
+
+    assert_int_equal(queue_worker_stopped(db, w.id, "test over"), 0);
+    snprintf(path, sizeof path, "/batches/%lld/cancel", id);
+    expect("POST", path, TOKEN, NULL, 200, NULL);
+}
+
+static void test_a_scheduled_start_lets_no_worker_claim(void **state)
+{
+    (void)state;
+    struct resp r = req("POST", "/batches", TOKEN,
+                        "{\"name\": \"later\", \"orders\": [{\"consultora_code\": \"904\", \"products\":"
+                        " [{\"product_code\": \"80901\", \"quantity\": 1}]}]}",
+                        NULL);
+    assert_int_equal(r.status, 201);
+    cJSON *j = json_of(&r);
+    long long id = (long long)cJSON_GetObjectItem(j, "batch_id")->valuedouble;
+    cJSON_Delete(j);
+    free(r.body);
+    char path[64], body[64];
+    snprintf(path, sizeof path, "/batches/%lld/start", id);
+    snprintf(body, sizeof body, "{\"at\": %lld}", (long long)time(NULL) + 7200);
+    expect("POST", path, TOKEN, body, 200, "scheduled");
+    struct db *db = qdb();
+    struct queue_worker_info w = {"apitest-d:4545:1", "apitest-d", 4545, NULL};
+    assert_int_equal(queue_worker_register(db, &w), 0);
+    struct queue_claim c = {0};
+    assert_int_equal(queue_claim(db, w.id, 60, id, &c), 0); // nothing due before the time given
+    queue_claim_cleanup(&c);
+    assert_int_equal(queue_worker_stopped(db, w.id, "test over"), 0);
+    snprintf(path, sizeof path, "/batches/%lld/stats", id);
+    expect("GET", path, TOKEN, NULL, 200, "\"queued\":1");
+    snprintf(path, sizeof path, "/batches/%lld/cancel", id);
+    expect("POST", path, TOKEN, NULL, 200, NULL);
+}
+
+static curl_mime *upload_form(const char *file, bool dry_run)
+{
+    curl_mime *form = curl_mime_init(NULL);
+    curl_mimepart *p = curl_mime_addpart(form);
+    curl_mime_name(p, "file");
+    curl_mime_filedata(p, file);
+    p = curl_mime_addpart(form);
+    curl_mime_name(p, "allow_duplicate");
+    curl_mime_data(p, "1", CURL_ZERO_TERMINATED);
+    if (dry_run) {
+        p = curl_mime_addpart(form);
+        curl_mime_name(p, "dry_run");
+        curl_mime_data(p, "1", CURL_ZERO_TERMINATED);
+    }
+    return form;
+}
+
+static void test_upload_dry_run_creates_nothing_and_answers_like_an_upload(void **state)
+{
+    (void)state;
+    const char *file = GSPBOT_DATA_DIR "/sample_orders.csv";
+    long batches = q("SELECT count(*) FROM batches"), orders = q("SELECT count(*) FROM orders");
+    cJSON *dry[2];
+    for (int k = 0; k < 2; k++) { // ?dry_run=1 in the query, then as a form field
+        curl_mime *form = upload_form(file, k == 1);
+        struct resp r = req("POST", k == 0 ? "/batches/upload?dry_run=1" : "/batches/upload", TOKEN, NULL, form);
+        curl_mime_free(form);
+        if (r.status != 200)
+            fail_msg("dry run: HTTP %ld %.300s", r.status, r.body);
+        dry[k] = json_of(&r);
+        free(r.body);
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItem(dry[k], "dry_run")));
+        assert_true(cJSON_IsNull(cJSON_GetObjectItem(dry[k], "batch_id")));
+    }
+    assert_int_equal(q("SELECT count(*) FROM batches"), batches);
+    assert_int_equal(q("SELECT count(*) FROM orders"), orders);
+    // The real upload's answer: the same summary, field by field, but for batch_id and dry_run.
+    curl_mime *form = upload_form(file, false);
+    struct resp r = req("POST", "/batches/upload", TOKEN, NULL, form);
+    curl_mime_free(form);
+    assert_int_equal(r.status, 201);
+    cJSON *real = json_of(&r);
+    free(r.body);
+    for (int k = 0; k < 2; k++) {
+        const cJSON *f;
+        cJSON_ArrayForEach(f, real)
+        {
+            if (strcmp(f->string, "batch_id") == 0)
+                continue;
+            const cJSON *d = cJSON_GetObjectItemCaseSensitive(dry[k], f->string);
+            if (d == NULL || !cJSON_Compare(f, d, true))
+                fail_msg("dry run: \"%s\" differs from the upload's", f->string);
+        }
+        assert_int_equal(cJSON_GetArraySize(dry[k]), cJSON_GetArraySize(real) + 1); // + dry_run
+        cJSON_Delete(dry[k]);
+    }
+    assert_int_equal(num(real, "orders"), 25);
+    cJSON_Delete(real);
+    assert_int_equal(q("SELECT count(*) FROM batches"), batches + 1);
+}
+
+static void test_text_evidence_is_served_as_a_sandboxed_attachment(void **state)
+{
+    (void)state;
+    static const char *const FILES[] = {"order-2-456-a1-cart.html", "order-2-456-a1-cart.console.txt"};
+    for (size_t i = 0; i < 2; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/%s", g_evidence, FILES[i]);
+        FILE *f = fopen(path, "w");
+        fputs("<script>alert(1)</script> console: error at cart", f);
+        fclose(f);
+        char url[128];
+        snprintf(url, sizeof url, "/screenshots/%s", FILES[i]);
+        struct resp r = req("GET", url, TOKEN, NULL, NULL);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(r.ctype, "text/plain; charset=utf-8");
+        assert_non_null(strcasestr(r.headers, "\nContent-Security-Policy: sandbox"));
+        char disp[200];
+        snprintf(disp, sizeof disp, "Content-Disposition: attachment; filename=\"%s\"", FILES[i]);
+        assert_non_null(strcasestr(r.headers, disp));
+        assert_non_null(strcasestr(r.headers, "X-Content-Type-Options: nosniff"));
+        assert_string_equal(r.body, "<script>alert(1)</script> console: error at cart");
+        free(r.body);
+    }
+}
+
+static void test_metrics_has_every_series_of_the_readme(void **state)
+{
+    (void)state;
+    static const char *const SERIES[] = {
+        "gspbot_orders",
+        "gspbot_attempts_total",
+        "gspbot_step_duration_seconds",
+        "gspbot_attempt_duration_seconds",
+        "gspbot_breaker_state",
+        "gspbot_breaker_opened_total",
+        "gspbot_workers_live",
+        "gspbot_workers_busy",
+        "gspbot_browser_relaunches_total",
+        "gspbot_browser_rss_megabytes",
+    };
+    struct resp r = req("GET", "/metrics", TOKEN, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    for (size_t i = 0; i < sizeof SERIES / sizeof SERIES[0]; i++) {
+        char line[128];
+        snprintf(line, sizeof line, "# TYPE %s ", SERIES[i]);
+        if (strstr(r.body, line) == NULL)
+            fail_msg("/metrics has no %s", SERIES[i]);
+    }
+    free(r.body);
+}
+
+/* Last: serve has logged every request above (with --verbose), and never the token. */
+static void test_the_token_is_never_logged(void **state)
+{
+    (void)state;
+    FILE *f = fopen(g_serve_log, "r");
+    assert_non_null(f);
+    static char log[1 << 20];
+    size_t n = fread(log, 1, sizeof log - 1, f);
+    fclose(f);
+    log[n] = '\0';
+    assert_non_null(strstr(log, "serving on")); // the log is the one serve wrote
+    assert_null(strstr(log, TOKEN));
+    assert_null(strstr(log, "0123456789abcdef")); // nor a part of it
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -664,6 +1063,13 @@ int main(void)
         cmocka_unit_test(test_dashboard_is_served_with_a_strict_policy),
         cmocka_unit_test(test_webhook_gets_one_message_per_finished_batch),
         cmocka_unit_test(test_events_stream_batch_changes),
+        cmocka_unit_test(test_workers_lists_live_workers_a_page_at_a_time),
+        cmocka_unit_test(test_a_batch_worked_through_the_queue),
+        cmocka_unit_test(test_a_scheduled_start_lets_no_worker_claim),
+        cmocka_unit_test(test_upload_dry_run_creates_nothing_and_answers_like_an_upload),
+        cmocka_unit_test(test_text_evidence_is_served_as_a_sandboxed_attachment),
+        cmocka_unit_test(test_metrics_has_every_series_of_the_readme),
+        cmocka_unit_test(test_the_token_is_never_logged),
     };
     return cmocka_run_group_tests_name("api", tests, group_setup, group_teardown);
 }

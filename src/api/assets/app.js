@@ -756,7 +756,7 @@
     const fresh = ticket('failures');
     let d;
     try {
-      d = await api('GET', '/batches/' + id + '/failures');
+      d = await api('GET', '/batches/' + id + '/failures?per_page=1000');
     } catch (e) {
       if (e.status !== 401)
         notice('Fallas: ' + errorText(e), 'error');
@@ -841,7 +841,7 @@
     let order;
     let logs;
     try {
-      [order, logs] = await Promise.all([api('GET', '/orders/' + id), api('GET', '/orders/' + id + '/logs')]);
+      [order, logs] = await Promise.all([api('GET', '/orders/' + id), api('GET', '/orders/' + id + '/logs?per_page=1000')]);
     } catch (e) {
       if (e.status !== 401 && seq === state.orderSeq)
         notice('Pedido #' + id + ': ' + errorText(e), 'error');
@@ -1009,7 +1009,7 @@
   async function loadWorkers() {
     const fresh = ticket('workers');
     try {
-      const d = await api('GET', '/workers');
+      const d = await api('GET', '/workers?per_page=1000');
       if (!fresh())
         return;
       state.workers = Array.isArray(d.workers) ? d.workers : [];
