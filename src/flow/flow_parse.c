@@ -161,6 +161,8 @@ static const char *type_name(const cJSON *j)
 /* Checks a template's variables: known, in scope, secret only where allowed. */
 static void check_template(struct parser *p, const char *path, const char *tmpl, enum tmpl_where where, bool secret_ok)
 {
+    if (tmpl == NULL) // its copy ran out of memory (p->oom is set): nothing to check
+        return;
     for (const char *d = strstr(tmpl, "${"); d != NULL; d = strstr(d + 2, "${")) {
         const char *end = strchr(d + 2, '}');
         if (end == NULL) {
@@ -188,6 +190,8 @@ static void check_template(struct parser *p, const char *path, const char *tmpl,
 /* Checks a selector template: its variables, then its syntax with each variable as a word. */
 static void check_selector(struct parser *p, const char *path, const char *sel, enum tmpl_where where)
 {
+    if (sel == NULL) // its copy ran out of memory (p->oom is set)
+        return;
     if (*sel == '\0') {
         diag(p, path, "empty selector");
         return;
@@ -452,12 +456,14 @@ static void parse_action(struct parser *p, const cJSON *j, const char *path, enu
         diag(p, vp, "must be a string, not %s", type_name(verb));
     } else {
         a->target = dup_or_oom(p, verb->valuestring);
-        if (a->verb == FLOW_PRESS && *a->target == '\0')
+        if (a->target == NULL) {
+            // out of memory: p->oom is set
+        } else if (a->verb == FLOW_PRESS && *a->target == '\0')
             diag(p, vp, "empty key name");
         else
             check_template(p, vp, a->target, where, /* secret_ok= */ false);
         char why[300];
-        if (a->verb == FLOW_EVAL && !flow_js_vars_quoted(a->target, why, sizeof why))
+        if (a->target != NULL && a->verb == FLOW_EVAL && !flow_js_vars_quoted(a->target, why, sizeof why))
             diag(p, vp, "%s", why);
     }
     if ((o = cJSON_GetObjectItemCaseSensitive(j, "secret")) != NULL) {
@@ -688,7 +694,7 @@ static void parse_step(struct parser *p, const cJSON *j, int index, struct flow_
             st->cart = dup_or_oom(p, o->valuestring);
             check_template(p, kp, st->cart, IN_STEP, false);
             char why[300];
-            if (!flow_js_vars_quoted(st->cart, why, sizeof why))
+            if (st->cart != NULL && !flow_js_vars_quoted(st->cart, why, sizeof why))
                 diag(p, kp, "%s", why);
         }
     }
@@ -735,7 +741,9 @@ static void parse_detector(struct parser *p, const cJSON *j, int index, struct f
     } else {
         d->selector = dup_or_oom(p, o->valuestring);
         char why[160];
-        if (strstr(d->selector, "${") != NULL)
+        if (d->selector == NULL) {
+            // out of memory: p->oom is set
+        } else if (strstr(d->selector, "${") != NULL)
             diag(p, kp, "detectors take no variables");
         else if (*d->selector == '\0' || !flow_css_check(d->selector, why, sizeof why))
             diag(p, kp, "bad selector \"%.100s\": %s", d->selector, *d->selector ? why : "empty");

@@ -98,6 +98,31 @@ check run_needs_file 2 'usage: gspbot run FILE' -- "$G" run
 check verify_unknown_batch 2 'no batch 99' -- "$G" verify 99
 check verify_bad_status 2 'a status' -- "$G" verify 1 --status nope
 
+# A scheduled start: the batch is running, its orders queued but not due before the time given
+# (the claim's condition), so no worker takes one; `status` shows the batch running with its orders
+# queued. Then `status --watch` off a terminal: plain lines, still watching after its first
+# print, and it ends by itself (exit 0) when the batch does.
+b=$(psql "$DATABASE_URL" -Atc "SELECT id FROM batches WHERE name = 'reloaded'")
+check start_at_schedules 0 'scheduled: its orders start at the time given' -- "$G" start "$b" --at +2h
+check status_scheduled_batch_running 0 "batch $b \"reloaded\" \(running\)" -- "$G" status "$b"
+check status_scheduled_orders_queued 0 'queued +3' -- "$G" status "$b"
+check status_scheduled_none_started 0 '0/3 orders' -- "$G" status "$b"
+check start_at_no_order_due_or_claimed 0 '^3\|0$' -- psql "$DATABASE_URL" -Atc \
+  "SELECT count(*) FILTER (WHERE status = 'queued' AND next_attempt_at > now() + interval '1 hour'),
+          count(*) FILTER (WHERE attempts > 0 OR lease_owner IS NOT NULL) FROM orders WHERE batch_id = $b"
+timeout 60 "$G" status "$b" --watch > watch.out 2>&1 &
+watch_pid=$!
+until grep -q '^batch ' watch.out 2>/dev/null || ! kill -0 "$watch_pid" 2>/dev/null; do sleep 0.1; done
+"$G" cancel "$b" >/dev/null 2>&1
+wait "$watch_pid"; watch_rc=$?
+if [ "$watch_rc" = 0 ] && [ "$(grep '^batch ' watch.out | tail -1)" = "batch $b \"reloaded\" (cancelled)" ] &&
+   ! grep -q $'\033' watch.out; then
+  pass=$((pass + 1)); echo "ok   status_watch_plain_lines_and_ends_with_the_batch"
+else
+  fail=$((fail + 1)); echo "FAIL status_watch_plain_lines_and_ends_with_the_batch: exit $watch_rc, output:"
+  sed 's/^/    /' watch.out | cat -v | tail -20
+fi
+
 # Browser commands: usage errors, configuration errors and the flow checker's exit codes.
 flow="$here/../../data/flows/gsp-sim.json"
 check flow_check_shipped_flow_ok 0 'ok: flow "gsp-sim", 5 steps' -- "$G" flow check "$flow"
@@ -122,6 +147,36 @@ else
 fi
 check screenshot_needs_output 2 '' -- "$G" screenshot "file://$work/page.html"
 check screenshot_unreachable_page_fails 1 'Page.navigate: net::ERR_CONNECTION_REFUSED' -- "$G" screenshot http://127.0.0.1:59999/ -o x.png
+# --wait-for and --delay (issue 8 #18): a page whose 3000-px content arrives 300 ms after the load
+# event, as a single-page app renders, comes out whole when the shot waits for it.
+late="file://$here/../pages/late_tall.html"
+png_height() { local b; b=($(od -An -tu1 -j20 -N4 "$1")); echo $(( (b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3] )); }
+check screenshot_wait_for_late_element 0 '' -- "$G" screenshot "$late" -o tall.png --full-page --wait-for '#tall'
+h=$(png_height tall.png 2>/dev/null)
+if [ -n "$h" ] && [ "$h" -ge 3000 ]; then
+  pass=$((pass + 1)); echo "ok   screenshot_wait_for_is_tall ($h px)"
+else
+  fail=$((fail + 1)); echo "FAIL screenshot_wait_for_is_tall: height ${h:-none}, want >= 3000"
+fi
+# A selector that never appears: exit 1 naming it once the timeout passes; never hangs (the outer
+# timeout is a generous bound for a loaded machine, not a measure).
+rm -f never.png
+check screenshot_wait_for_missing_names_it 1 'wait_for visible #never-there: timeout after 2000 ms' -- \
+  timeout 60 env GSPBOT_TIMEOUT_MS=2000 "$G" screenshot "$late" -o never.png --wait-for '#never-there'
+if [ ! -e never.png ]; then
+  pass=$((pass + 1)); echo "ok   screenshot_wait_for_missing_writes_nothing"
+else
+  fail=$((fail + 1)); echo "FAIL screenshot_wait_for_missing_writes_nothing"
+fi
+check screenshot_delay_accepted 0 '' -- "$G" screenshot "$late" -o delayed.png --delay 200 --width 400 --height 300
+if [ "$(od -An -tu1 -j16 -N8 delayed.png 2>/dev/null | tr -s ' ')" = " 0 0 1 144 0 0 1 44" ]; then
+  pass=$((pass + 1)); echo "ok   screenshot_delay_writes_png"
+else
+  fail=$((fail + 1)); echo "FAIL screenshot_delay_writes_png"
+fi
+check screenshot_delay_rejects_words 2 '--delay: "soon" is not a number of milliseconds' -- \
+  "$G" screenshot "$late" -o x.png --delay soon
+check screenshot_wait_for_rejects_empty 2 '--wait-for: empty selector' -- "$G" screenshot "$late" -o x.png --wait-for ''
 
 # The password and the token: set, used by a verbose run with a log file, never printed.
 export GSP_PASSWORD='Pw-9f8e7d6c' GSPBOT_API_TOKEN='Tk-1a2b3c4d'

@@ -113,6 +113,37 @@ static void test_db_open_names_the_unreachable_server(void **state)
     db_free(db);
 }
 
+/* Issue 8 #6: a heartbeat or a claim on a half-open TCP connection must not block forever, so every
+ * connection gspbot opens asks for TCP keepalives and a tcp_user_timeout (libpq's own record of the
+ * options of the opened connection). */
+static void test_db_open_sets_keepalives_and_tcp_user_timeout(void **state)
+{
+    (void)state;
+    char *ci = testdb_create("keepalive");
+    struct db *db = NULL;
+    assert_int_equal(db_open(&db, ci), 0);
+    PQconninfoOption *opts = PQconninfo(db_conn(db));
+    assert_non_null(opts);
+    const char *keepalives = NULL, *user_timeout = NULL, *idle = NULL;
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+        if (strcmp(o->keyword, "keepalives") == 0)
+            keepalives = o->val;
+        else if (strcmp(o->keyword, "tcp_user_timeout") == 0)
+            user_timeout = o->val;
+        else if (strcmp(o->keyword, "keepalives_idle") == 0)
+            idle = o->val;
+    }
+    assert_non_null(keepalives);
+    assert_string_equal(keepalives, "1");
+    assert_non_null(idle);
+    assert_true(strtol(idle, NULL, 10) > 0);
+    assert_non_null(user_timeout);
+    assert_true(strtol(user_timeout, NULL, 10) > 0); // milliseconds; 0 = the kernel's default (none)
+    PQconninfoFree(opts);
+    db_free(db);
+    testdb_drop(ci);
+}
+
 /* Each statement must be refused by the schema, with the constraint named in the message. */
 struct rejection {
     const char *sql;
@@ -182,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_migrate_refuses_a_changed_migration),
         cmocka_unit_test(test_migrate_is_current_tells_pending_from_applied),
         cmocka_unit_test(test_db_open_names_the_unreachable_server),
+        cmocka_unit_test(test_db_open_sets_keepalives_and_tcp_user_timeout),
         cmocka_unit_test(test_constraints_reject_invalid_states),
     };
     return cmocka_run_group_tests_name("core_db", tests, NULL, NULL);

@@ -610,7 +610,7 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { // options come in pairs: --name value
         if (i + 1 >= argc)
             return usage();
         if (strcmp(argv[i], "--ui") == 0 && strcmp(argv[i + 1], "modern") == 0)
@@ -627,7 +627,6 @@ int main(int argc, char **argv)
             g_interrupt_rate = strtod(argv[i + 1], NULL);
         else
             return usage();
-        i++;
     }
     if (g_modern)
         g_last_step = "reference_captured";

@@ -107,5 +107,52 @@ if [ -z "$modes" ]; then ok "evidence and trace are private (0700/0600)"; else b
 slow=$(grep -o '<td class="ms">[0-9]*</td></tr>' "$work/trace/index.html" | grep -oE '[0-9]+' | awk '$1 >= 8000' | head -1)
 if [ -z "$slow" ]; then ok "no trace capture waited out a timeout"; else bad "a trace capture took $slow ms"; fi
 
+# Messages (issue 8 #15, #18). A detector is named as the flow file writes it, errors[N] counted
+# over the whole "errors" array (cdp only knows its index among the step's guards: the detector
+# added as errors[8] is the 8th guard of login_ok, since errors[2] applies to another step). #user
+# is an input: no text of its own, so the message is the detector's name.
+sed 's|^    {"selector": "#login-form", "class": "session",|    {"selector": "#user", "class": "fatal", "steps": ["login_ok"]},\n&|' "$FLOW" >detector-flow.json
+# The text filter of an action reads expanded in the printed walk.
+sed 's|{"click": "#search"},|&\n      {"click": "#search", "text": "${order.consultora_code}", "optional": true, "timeout_ms": 500},|' \
+  "$FLOW" >text-flow.json
+# Without the detectors of the 503 page (they would name it instead) and without step retries.
+sed -e '/Servicio no disponible/d' -e 's|"step_retries": 3|"step_retries": 0|' "$FLOW" >plain-flow.json
+out=$("$G" order 12345678 80901:1 --flow detector-flow.json 2>&1); rc=$?
+if [ "$rc" = 1 ] && grep -q 'FAILED (fatal) at step login_ok: errors\[8\] matched (#user)' <<<"$out" &&
+   ! grep -q 'error detector' <<<"$out"; then
+  ok "detector message names errors[8] as in the file"
+else
+  bad "detector message: exit $rc (want 1, errors[8] named)" "$out"
+fi
+out=$("$G" order 12345678 80901:1 --flow text-flow.json 2>&1); rc=$?
+if [ "$rc" = 0 ] && grep -q 'click #search (text "12345678")' <<<"$out" && ! grep -qF '${order.' <<<"$out"; then
+  ok "printed walk shows the text option expanded"
+else
+  bad "text option in the printed walk: exit $rc" "$out"
+fi
+# A goto that fails says "goto /login" once, not "goto /login: goto /login: ...": an unreachable
+# portal, and one that answers 503 (the simulator failing every request for a moment).
+once() { # MESSAGE_LINE: "goto /login" exactly once
+  [ "$(grep -o 'goto /login' <<<"$1" | wc -l)" = 1 ]
+}
+out=$(GSP_BASE_URL=http://127.0.0.1:59999 GSPBOT_MAX_RETRIES=0 "$G" order 12345678 80901:1 --flow plain-flow.json 2>&1); rc=$?
+line=$(grep '^FAILED' <<<"$out")
+if [ "$rc" = 1 ] && grep -q 'goto /login: Page.navigate: ' <<<"$line" && once "$line" &&
+   ! grep -q 'goto /login: goto /login' <<<"$out"; then
+  ok "unreachable goto: \"goto /login\" said once"
+else
+  bad "unreachable goto: exit $rc" "$out"
+fi
+curl -s -X POST -d '{"fail_rate": 1}' "$url/__sim/config" >/dev/null
+out=$(GSPBOT_MAX_RETRIES=0 "$G" order 12345678 80901:1 --flow plain-flow.json 2>&1); rc=$?
+curl -s -X POST -d '{"fail_rate": 0}' "$url/__sim/config" >/dev/null
+line=$(grep '^FAILED' <<<"$out")
+if [ "$rc" = 1 ] && grep -q 'goto /login: HTTP 503' <<<"$line" && once "$line" &&
+   ! grep -q 'goto /login: goto /login' <<<"$out"; then
+  ok "goto answered 503: \"goto /login\" said once"
+else
+  bad "goto answered 503: exit $rc" "$out"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
