@@ -8,7 +8,7 @@ files=$(git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/nul
 [ -n "$files" ] || exit 0
 # Strip // comments before matching so prose may name the functions.
 if hits=$(grep -nE "$pattern" $files | grep -vE ':[0-9]+:[[:space:]]*(//|/?\*)'); then
-  echo "banned functions used (see STYLE.md):"
+  echo "banned functions used (use snprintf, memcpy with lengths, strtol with checks instead):"
   echo "$hits"
   exit 1
 fi

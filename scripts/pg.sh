@@ -7,6 +7,9 @@
 #   scripts/pg.sh stop DIR    fast shutdown (no error if not running).
 #   scripts/pg.sh conninfo DIR
 #
+# GSPBOT_PG_EXTRA_OPTS (optional): more server options for `start`, appended to the defaults, e.g.
+# "-c shared_preload_libraries=pg_stat_statements" (tests/bench/capacity/run.sh). Unset: unchanged.
+#
 # initdb and postgres refuse to run as root, so as root the server runs as the `postgres` user
 # (created by Debian's postgresql package) and DIR is handed to it.
 set -euo pipefail
@@ -37,7 +40,7 @@ case "$cmd" in
     fi
     if ! as_pg "$pgbin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
       as_pg "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-k $dir -c listen_addresses='' -p $port -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+        -o "-k $dir -c listen_addresses='' -p $port -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200${GSPBOT_PG_EXTRA_OPTS:+ $GSPBOT_PG_EXTRA_OPTS}" \
         start >/dev/null || { tail -20 "$dir/server.log" >&2; exit 3; }
     fi
     echo "host=$dir port=$port user=postgres dbname=postgres"
