@@ -92,6 +92,7 @@ struct http_conn {
     bool active;                        /* counted in srv->inflight */
     bool send_continue;                 /* owes the client "100 Continue" (Expect: 100-continue) */
     bool rx_paused;                     /* POLLIN off (lws_rx_flow_control) while nothing to write */
+    bool close_after;                   /* the response closes the connection (Connection: close) */
 };
 
 struct http__upload; /* an upload's parsing state (upload.c) */
@@ -131,7 +132,8 @@ struct http_task {
 
 /* Counters readable from any thread (http_server_stats); written on the service thread. */
 struct http_counters {
-    atomic_uint_fast64_t requests, connections_refused, unauthorized, busy, body_bytes_received, upload_bytes;
+    atomic_uint_fast64_t requests, connections_refused, unauthorized, busy, body_bytes_received, upload_bytes,
+        pipelined_refused;
     atomic_uint connections, streams;
     atomic_size_t body_bytes_admitted;
 };

@@ -11,11 +11,15 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+
+#include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_received (glibc's lacks it) */
 
 #include "http_int.h"
 
@@ -169,6 +173,7 @@ void http_server_stats(const struct http_server *srv, struct http_stats *out)
         .body_bytes_received = atomic_load(&c->body_bytes_received),
         .streams = atomic_load(&c->streams),
         .upload_bytes = atomic_load(&c->upload_bytes),
+        .pipelined_refused = atomic_load(&c->pipelined_refused),
     };
 }
 
@@ -500,6 +505,7 @@ static void conn_reset(struct http_conn *conn)
      * closing): nothing to undo in lws. */
     conn->rx_paused = false;
     conn->send_continue = false;
+    conn->close_after = false;
     if (conn->resp && conn->resp->stream)
         atomic_fetch_sub(&conn->srv->stats.streams, 1);
     if (conn->req) {
@@ -531,6 +537,8 @@ void http__conn_set_response(struct http_conn *conn, struct http_response *resp)
     lws_sul_cancel(&conn->probe_sul);
     conn->send_continue = false; /* the final answer replaces it */
     conn->req = NULL;
+    if (conn->close_after)
+        resp->close = true;
     http__response_free(conn->resp);
     conn->resp = resp;
     http__conn_writable(conn);
@@ -778,9 +786,112 @@ static void body_timeout_cb(lws_sorted_usec_list_t *sul)
     conn_refuse(conn, 408, msg);
 }
 
+/* ---------------------------------------------------------------- pipelined bodies
+ *
+ * lws 4.1.6 misreads the body of a pipelined request: one whose bytes it read before the
+ * previous response on the connection was complete, so that it parses it from its own
+ * buffer list instead of from a fresh read. Once such a request's headers are parsed
+ * (lws_http_action, right after LWS_CALLBACK_HTTP returns), lws feeds that list to the body
+ * reader from its start — which still holds the request's own header bytes. So the handler
+ * gets header bytes as its body; when fewer bytes than the buffered ones are expected, lws
+ * then loops for ever inside one lws_service call, repeating LWS_CALLBACK_HTTP_BODY_COMPLETION
+ * (the service thread spins and the whole server stops answering); when more are expected,
+ * it frees the buffer and hands LWS_CALLBACK_HTTP_BODY the bytes that followed the headers
+ * in it (a read of freed memory). Found by tests/fuzz/fuzz_http.
+ *
+ * The one clean way out is to refuse the request from LWS_CALLBACK_HTTP: lws then closes the
+ * connection before it reads a body. So on_http recognises a pipelined request (below) and,
+ * when lws will expect a body for it, closes the connection without an answer. Pipelined
+ * requests without a body are served, in order. (Browsers, curl and the usual HTTP
+ * libraries do not pipeline; a client that does retries unanswered requests on a new
+ * connection.)
+ *
+ * Recognising it: lws reads a socket only when its buffer list for it is empty, and a client
+ * that waits for each response sends the next request only after the previous one was
+ * complete. So a keep-alive request whose headers were parsed without lws reading anything
+ * from the socket since the previous transaction ended came from the buffer list. "The
+ * previous transaction ended" is lws's lws_http_transaction_completed — ours, or its own
+ * once it discarded an unread body — which unbinds the transaction's per-session data
+ * (LWS_CALLBACK_HTTP_DROP_PROTOCOL with a conn we used); what lws has read from the socket is
+ * what TCP received minus what still waits in the socket (TCP_INFO, FIONREAD). */
+
+/* Per client connection: lws's opaque user data of its wsi, from adoption to WSI_DESTROY. */
+struct http__client {
+    struct http_server *srv;
+    bool ended;            /* a transaction ended on it */
+    long long read_at_end; /* bytes lws had read from the socket then; -1 unknown */
+};
+
+/* Linux TCP states in which the peer's FIN was received (include/net/tcp_states.h). */
+enum { TCPS_TIME_WAIT = 6, TCPS_CLOSE_WAIT = 8, TCPS_LAST_ACK = 9, TCPS_CLOSING = 11 };
+
+/* Bytes of data the application (lws) has read from TCP socket fd, or -1 when unknown. */
+static long long socket_bytes_read(int fd)
+{
+    for (int tries = 0; tries < 4; tries++) {
+        struct tcp_info a, b;
+        socklen_t alen = sizeof(a), blen = sizeof(b);
+        int inq;
+        if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &a, &alen) != 0 || ioctl(fd, FIONREAD, &inq) != 0 ||
+            getsockopt(fd, IPPROTO_TCP, TCP_INFO, &b, &blen) != 0 ||
+            alen < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(a.tcpi_bytes_received))
+            return -1;
+        /* Only this thread reads the socket: with nothing received between the two looks,
+         * the three numbers are consistent. */
+        if (a.tcpi_bytes_received != b.tcpi_bytes_received || a.tcpi_state != b.tcpi_state)
+            continue;
+        /* TCP counts a received FIN as one byte; FIONREAD counts data only. */
+        bool fin = a.tcpi_state == TCPS_CLOSE_WAIT || a.tcpi_state == TCPS_LAST_ACK || a.tcpi_state == TCPS_CLOSING ||
+                   a.tcpi_state == TCPS_TIME_WAIT;
+        return (long long)a.tcpi_bytes_received - (fin ? 1 : 0) - inq;
+    }
+    return -1;
+}
+
+/* A transaction ended on wsi (its per-session data is being unbound). */
+static void client_transaction_ended(struct lws *wsi)
+{
+    struct http__client *c = lws_get_opaque_user_data(wsi);
+    if (!c)
+        return;
+    c->ended = true;
+    c->read_at_end = socket_bytes_read(lws_get_socket_fd(wsi));
+}
+
+/* True when the request whose headers lws just parsed was pipelined (see above). */
+static bool client_pipelined(struct lws *wsi)
+{
+    const struct http__client *c = lws_get_opaque_user_data(wsi);
+    if (!c || !c->ended || c->read_at_end < 0)
+        return false;
+    return socket_bytes_read(lws_get_socket_fd(wsi)) == c->read_at_end;
+}
+
+/* True unless lws 4.1.6 reads no body for this request: it expects one when there is a
+ * Content-Length other than 0, and for POST, PUT and PATCH without one (100 MiB). Errs
+ * towards true (any Content-Length but digits 0). */
+static bool lws_expects_body(struct lws *wsi, int method)
+{
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    if (n <= 0)
+        return method == LWSHUMETH_POST || method == LWSHUMETH_PUT || method == LWSHUMETH_PATCH;
+    char cl[32];
+    if (n >= (int)sizeof(cl) || lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) != n)
+        return true;
+    return strspn(cl, "0") != (size_t)n;
+}
+
 static int on_http(struct http_conn *conn, struct lws *wsi, const char *uri, size_t ulen)
 {
     struct http_server *srv = lws_context_user(lws_get_context(wsi));
+    char *muri;
+    int mlen;
+    int m = lws_http_get_uri_and_method(wsi, &muri, &mlen);
+    /* A pipelined request lws would read a body for: close now (see "pipelined bodies"). */
+    if (client_pipelined(wsi) && lws_expects_body(wsi, m)) {
+        atomic_fetch_add(&srv->stats.pipelined_refused, 1);
+        return -1;
+    }
     conn_reset(conn);
     conn->wsi = wsi;
     conn->srv = srv;
@@ -796,9 +907,6 @@ static int on_http(struct http_conn *conn, struct lws *wsi, const char *uri, siz
         conn_refuse(conn, 503, "server is stopping");
         return 0;
     }
-    char *muri;
-    int mlen;
-    int m = lws_http_get_uri_and_method(wsi, &muri, &mlen);
     if (m < 0 || m >= (int)(sizeof(method_names) / sizeof(method_names[0])) || !method_names[m]) {
         conn_refuse(conn, 501, "method not implemented");
         return 0;
@@ -817,6 +925,11 @@ static int on_http(struct http_conn *conn, struct lws *wsi, const char *uri, siz
     int body = admit_body(conn);
     if (body < 0)
         return 0;
+    /* A POST, PUT or PATCH without Content-Length has no body for us, but lws 4.1.6 expects
+     * one (of 100 MiB) and would take the connection's next request for it, never to answer
+     * it: this one's answer closes the connection instead. */
+    if (body == 0 && lws_expects_body(wsi, m))
+        conn->close_after = true;
     if (body > 0) {
         lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)(srv->cfg.body_timeout_s + HTTP__LWS_SLACK_S));
         lws_sul_schedule(srv->ctx, 0, &conn->body_sul, body_timeout_cb,
@@ -863,8 +976,16 @@ static int on_body(struct http_conn *conn, const void *in, size_t len)
 
 static int on_body_complete(struct http_conn *conn)
 {
-    if (!conn->req || conn->req->dispatched)
-        return 0; /* lws may repeat this when bytes follow the body */
+    if (!conn->req || conn->req->dispatched) {
+        /* lws repeats this, once per service round, while bytes that followed the body wait
+         * in its buffer (a next request, read once this response is complete). A stream's
+         * client has nothing more to say ("waiting clients"): those bytes end the stream,
+         * as when they come later — else lws would keep re-attaching a header table to the
+         * stream's connection, which swallows its WRITEABLE callbacks for good. */
+        if (conn->resp && conn->resp->stream)
+            lws_set_timeout(conn->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        return 0;
+    }
     if (conn->req->upload) {
         char msg[200];
         int status = http__upload_finish(conn->req, msg, sizeof(msg));
@@ -1004,18 +1125,28 @@ static int on_filter_connection(struct lws *wsi)
 static int on_new_client(struct lws *wsi)
 {
     struct http_server *srv = lws_context_user(lws_get_context(wsi));
-    if (srv) {
-        lws_set_opaque_user_data(wsi, srv);
-        atomic_fetch_add(&srv->stats.connections, 1);
-    }
+    if (!srv)
+        return 0;
+    struct http__client *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -1; /* lws closes it */
+    c->srv = srv;
+    lws_set_opaque_user_data(wsi, c);
+    atomic_fetch_add(&srv->stats.connections, 1);
+    /* Urgent (out-of-band) data read in line: otherwise FIONREAD counts only up to its mark
+     * and socket_bytes_read would be wrong. (HTTP has no use for it; it is just bytes.) */
+    int one = 1;
+    (void)setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one));
     return 0;
 }
 
 static int on_wsi_destroy(struct lws *wsi)
 {
     struct http_server *srv = lws_context_user(lws_get_context(wsi));
-    if (srv && lws_get_opaque_user_data(wsi) == srv) {
+    struct http__client *c = lws_get_opaque_user_data(wsi);
+    if (srv && c && c->srv == srv) {
         lws_set_opaque_user_data(wsi, NULL);
+        free(c);
         atomic_fetch_sub(&srv->stats.connections, 1);
     }
     return 0;
@@ -1034,8 +1165,15 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_HTTP_BODY: return on_body(conn, in, len);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION: return on_body_complete(conn);
     case LWS_CALLBACK_HTTP_WRITEABLE: return conn ? on_writeable(conn, wsi) : 0;
-    case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        /* lws_http_transaction_completed unbinds the conn of the transaction that ended
+         * (conn->srv set by on_http); a fresh conn is unbound unused before each request. */
+        if (conn && conn->srv)
+            client_transaction_ended(wsi);
+        if (conn)
+            conn_reset(conn);
+        return 0;
+    case LWS_CALLBACK_CLOSED_HTTP:
         if (conn)
             conn_reset(conn);
         return 0;

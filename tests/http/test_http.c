@@ -10,7 +10,9 @@
  * timer and from another thread, no cut by the request or keep-alive timeouts, the close
  * callback on disconnect, the queue cap for a client that does not read, the connection cap,
  * a prompt stop); multipart uploads streamed to a temp file (checksum and fields, UTF-8, file
- * names with paths, the file cap, a disconnect midway, malformed and non-multipart bodies).
+ * names with paths, the file cap, a disconnect midway, malformed and non-multipart bodies);
+ * pipelining (a pipelined body closes the connection rather than wedge the server, found by
+ * tests/fuzz/fuzz_http) and bytes after the body of a request answered with a stream.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -1018,6 +1020,25 @@ static size_t raw_read(int fd, char *out, size_t cap, int timeout_ms, bool *clos
     return n;
 }
 
+/* Reads into out (NUL-terminated) until it holds `needle`, the peer closes, or timeout_ms. */
+static size_t raw_read_until(int fd, char *out, size_t cap, const char *needle, int timeout_ms)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    uint64_t end = now_ms() + (uint64_t)timeout_ms;
+    while (n + 1 < cap && !strstr(out, needle) && now_ms() < end) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        ssize_t r = recv(fd, out + n, cap - 1 - n, 0);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        out[n] = '\0';
+    }
+    return n;
+}
+
 /* Reads one whole response to a request that asked for "Connection: close". */
 static int raw_exchange(const struct fixture *f, const char *request, char *out, size_t cap)
 {
@@ -1447,6 +1468,109 @@ static void test_expect_100_continue_is_answered(void **state)
     assert_null(strstr(r.headers, "100 Continue"));
 }
 
+/* Counts the responses in what a connection received (each begins with a status line). */
+static int count_responses(const char *s)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, "HTTP/1.1 ")) != NULL; p += 9)
+        n++;
+    return n;
+}
+
+/* Regression (found by tests/fuzz/fuzz_http): lws 4.1.6 reads the body of a pipelined request
+ * (sent before the previous response was complete) from its own buffer, starting at the
+ * request's header bytes. With a Content-Length shorter than what it buffered, its service
+ * thread then looped for ever (the whole server stopped answering); with a longer one it read
+ * freed memory. Such a request now closes the connection, without an answer, once the
+ * responses before it are out; pipelined requests without a body are served in order, and a
+ * client that waits for each response keeps its connection for bodies too. */
+static void test_pipelined_request_with_a_body_closes_the_connection(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const pipelined[] = {
+        /* shorter than what follows its headers: the endless loop */
+        "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 7\r\n\r\n{\"a\":1}",
+        /* longer than what follows its headers: the read of freed memory */
+        "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n{\"a\":1}",
+        /* after a request with a body; and a POST without Content-Length (lws expects one) */
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 7\r\n\r\n{\"a\":1}"
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 7\r\n\r\n{\"b\":2}",
+        "GET /hello HTTP/1.1\r\nHost: t\r\n\r\nPOST /echo HTTP/1.1\r\nHost: t\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof(pipelined) / sizeof(pipelined[0]); i++) {
+        int fd = raw_connect(f);
+        raw_send_str(fd, pipelined[i]); /* one write, and the connection left open */
+        char resp[4096];
+        bool closed;
+        uint64_t t0 = now_ms();
+        raw_read(fd, resp, sizeof(resp), 5000, &closed);
+        close(fd);
+        assert_true(closed);
+        assert_true(now_ms() - t0 < 2000);
+        assert_int_equal(count_responses(resp), 1); /* the first one only */
+        assert_non_null(strstr(resp, i == 2 ? "HTTP/1.1 201" : "HTTP/1.1 200"));
+        assert_int_equal(stats_of(f).pipelined_refused, i + 1);
+        /* the server still answers everyone */
+        assert_int_equal(
+            raw_exchange(f, "GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", resp, sizeof(resp)), 200);
+    }
+    wait_connections(f, 0);
+
+    /* Pipelined requests without a body: all answered, in order, on the same connection. */
+    int fd = raw_connect(f);
+    raw_send_str(fd, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\nGET /headers HTTP/1.1\r\nHost: t\r\nX-Tag: two\r\n\r\n"
+                     "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+    char resp[8192];
+    raw_read_until(fd, resp, sizeof(resp), "bad JSON", 5000);
+    assert_int_equal(count_responses(resp), 3);
+    assert_non_null(strstr(resp, "hello"));
+    assert_true(strstr(resp, "hello") < strstr(resp, "bad JSON"));
+
+    /* A client that waits for each answer: bodies on a kept-alive connection are served. */
+    for (int k = 0; k < 3; k++) {
+        raw_send_str(fd, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                         "Content-Length: 7\r\n\r\n{\"k\":1}");
+        raw_read_until(fd, resp, sizeof(resp), "\"len\":7}", 5000);
+        assert_non_null(strstr(resp, "HTTP/1.1 201"));
+        raw_send_str(fd, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+        raw_read_until(fd, resp, sizeof(resp), "hello", 5000);
+        assert_non_null(strstr(resp, "HTTP/1.1 200"));
+    }
+    close(fd);
+    assert_int_equal(stats_of(f).pipelined_refused, 4);
+    wait_connections(f, 0);
+}
+
+/* A POST without Content-Length has no body (for us), but lws 4.1.6 expects one and took the
+ * next request on the kept-alive connection for it: that request was never answered. Its
+ * answer now closes the connection, so the client sends the next one on a new connection. */
+static void test_post_without_content_length_closes_the_connection(void **state)
+{
+    struct fixture *f = *state;
+    int fd = raw_connect(f);
+    raw_send_str(fd, "POST /batches/7/start HTTP/1.1\r\nHost: t\r\n\r\n");
+    char resp[4096];
+    bool closed;
+    raw_read(fd, resp, sizeof(resp), 5000, &closed);
+    close(fd);
+    assert_true(closed);
+    assert_non_null(strstr(resp, "HTTP/1.1 200"));
+    assert_non_null(strcasestr(resp, "connection: close"));
+    assert_non_null(strstr(resp, "\"action\":\"start\""));
+    /* with a Content-Length, even 0, the connection stays for the next request */
+    fd = raw_connect(f);
+    raw_send_str(fd, "POST /batches/7/start HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+    raw_read_until(fd, resp, sizeof(resp), "\"page\"", 5000);
+    assert_null(strcasestr(resp, "connection: close"));
+    raw_send_str(fd, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    raw_read_until(fd, resp, sizeof(resp), "hello", 5000);
+    assert_non_null(strstr(resp, "HTTP/1.1 200"));
+    close(fd);
+    wait_connections(f, 0);
+}
+
 static void test_response_header_validation(void **state)
 {
     struct fixture *f = *state;
@@ -1459,25 +1583,6 @@ static void test_response_header_validation(void **state)
 }
 
 /* ---------------------------------------------------------------- streams */
-
-/* Reads into out (NUL-terminated) until it holds `needle`, the peer closes, or timeout_ms. */
-static size_t raw_read_until(int fd, char *out, size_t cap, const char *needle, int timeout_ms)
-{
-    size_t n = 0;
-    out[0] = '\0';
-    uint64_t end = now_ms() + (uint64_t)timeout_ms;
-    while (n + 1 < cap && !strstr(out, needle) && now_ms() < end) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 50) <= 0)
-            continue;
-        ssize_t r = recv(fd, out + n, cap - 1 - n, 0);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-        out[n] = '\0';
-    }
-    return n;
-}
 
 /* Waits (up to timeout_ms) until *v == want, then asserts it. */
 static void wait_int(atomic_int *v, int want, int timeout_ms)
@@ -1650,6 +1755,28 @@ static void test_stream_client_disconnect_runs_close_callback(void **state)
     close(fd);
     wait_int(&f->closes, 1, 5000);
     assert_int_equal(atomic_load(&f->closes_gone), 1);
+    wait_streams(f, 0);
+    wait_connections(f, 0);
+}
+
+/* Regression (found by tests/fuzz/fuzz_http): bytes after the body of a request answered with a
+ * stream made lws re-attach a header table to the stream's connection on every service round,
+ * which swallowed its WRITEABLE callbacks: the stream was never written nor closed (and the
+ * loop spun). A stream's client has nothing more to say: such bytes end the stream. */
+static void test_stream_client_sending_after_its_body_is_closed(void **state)
+{
+    struct fixture *f = *state;
+    int fd = raw_connect(f);
+    raw_send_str(fd, "GET /events-forever HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"
+                     "GET /events-forever HTTP/1.1\r\n\r\n");
+    char resp[2048];
+    bool closed;
+    uint64_t t0 = now_ms();
+    raw_read(fd, resp, sizeof(resp), 5000, &closed);
+    close(fd);
+    assert_true(closed);
+    assert_true(now_ms() - t0 < 3000);
+    wait_int(&f->closes, 1, 5000);
     wait_streams(f, 0);
     wait_connections(f, 0);
 }
@@ -2243,11 +2370,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_long_query_argument_keeps_the_others, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paths_are_normalised_before_routing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expect_100_continue_is_answered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipelined_request_with_a_body_closes_the_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_post_without_content_length_closes_the_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_response_header_validation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_delivers_three_events_from_a_timer, setup_streams, teardown),
         cmocka_unit_test_setup_teardown(test_stream_outlives_request_and_keepalive_timeouts, setup_streams, teardown),
         cmocka_unit_test_setup_teardown(test_stream_fed_from_another_thread, setup_streams, teardown),
         cmocka_unit_test_setup_teardown(test_stream_client_disconnect_runs_close_callback, setup_streams, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_client_sending_after_its_body_is_closed, setup_streams, teardown),
         cmocka_unit_test_setup_teardown(test_stream_not_read_is_cut_at_the_queue_cap, setup_streams, teardown),
         cmocka_unit_test_setup_teardown(test_streams_count_against_max_connections, setup_streams, teardown),
         cmocka_unit_test_setup_teardown(test_stop_ends_open_streams_promptly, setup_streams, teardown),

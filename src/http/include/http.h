@@ -133,6 +133,8 @@ struct http_stats {
                                      (not those of uploads: see upload_bytes) */
     unsigned streams;             /* streaming responses whose connection is open now */
     uint64_t upload_bytes;        /* file bytes written to upload temp files since the start */
+    uint64_t pipelined_refused;   /* connections closed on a pipelined request with a body
+                                     (see README, "Pipelining") */
 };
 
 /* Creates an unstarted server; copies `cfg` (NULL = all defaults; strings copied).
