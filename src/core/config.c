@@ -352,6 +352,9 @@ int config_load(struct config *cfg, const char *env_file)
     rc = rc ? rc : get_int(cfg, &ef, "GSPBOT_BREAKER_FAILURES", 10, 1, 100000, &cfg->breaker_failures);
     rc = rc ? rc : get_int(cfg, &ef, "GSPBOT_BREAKER_COOLDOWN_S", 60, 1, 86400, &cfg->breaker_cooldown_s);
     rc = rc ? rc : get_int(cfg, &ef, "GSPBOT_LEASE_S", 30, 3, 3600, &cfg->lease_s);
+    // After GSPBOT_TIMEOUT_MS: by default the settle time is the action deadline.
+    rc =
+        rc ? rc : get_int(cfg, &ef, "GSPBOT_TAKEOVER_SETTLE_MS", cfg->timeout_ms, 0, 3600000, &cfg->takeover_settle_ms);
     rc = rc ? rc : get_string(cfg, &ef, "GSPBOT_WEBHOOK_URL", &cfg->webhook_url);
     if (rc == 0) {
         struct source s = lookup(&ef, "GSPBOT_LOG_FORMAT");

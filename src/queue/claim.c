@@ -133,6 +133,32 @@ int queue_renew(struct db *db, const struct queue_claim *c, int lease_s, bool *c
     return n > 0 ? 0 : QUEUE_ESTALE;
 }
 
+int queue_cart_guard(struct db *db, const struct queue_claim *c, bool mark)
+{
+    char oid[24], tok[24];
+    snprintf(oid, sizeof oid, "%lld", c->order_id);
+    snprintf(tok, sizeof tok, "%lld", c->token);
+    const char *p[] = {oid, tok};
+    // The first time: one fenced write that marks the attempt (while the order is in progress,
+    // next_attempt_at says since when it may have changed the cart; see REAP_SQL). Then a read.
+    PGresult *r =
+        mark ? db_query_prepared(db, "cart guard: mark",
+                                 "UPDATE orders SET next_attempt_at = coalesce(next_attempt_at, now())"
+                                 " WHERE id = $1 AND lease_token = $2 AND status = 'in_progress'"
+                                 "   AND lease_expires_at > now()"
+                                 " RETURNING 1",
+                                 2, p)
+             : db_query_prepared(db, "cart guard",
+                                 "SELECT 1 FROM orders WHERE id = $1 AND lease_token = $2 AND status = 'in_progress'"
+                                 "   AND lease_expires_at > now()",
+                                 2, p);
+    if (r == NULL)
+        return QUEUE_EDB;
+    int n = PQntuples(r);
+    PQclear(r);
+    return n > 0 ? 0 : QUEUE_ESTALE;
+}
+
 int queue_log(struct db *db, const struct queue_claim *c, const char *worker, const char *step, const char *level,
               const char *message, long duration_ms, const char *screenshot)
 {
@@ -167,7 +193,8 @@ static const char FINISH_SQL[] =
     "   status = CASE WHEN (SELECT status FROM b) = 'cancelled' AND $3 IN ('retrying', 'queued')"
     "                 THEN 'cancelled' ELSE $3 END,"
     "   attempts = o.attempts - $4::int,"
-    "   next_attempt_at = CASE WHEN $3 = 'retrying' AND (SELECT status FROM b) <> 'cancelled'"
+    "   next_attempt_at = CASE WHEN (SELECT status FROM b) <> 'cancelled'"
+    "                           AND ($3 = 'retrying' OR ($3 = 'queued' AND $5::double precision > 0))"
     "                          THEN now() + make_interval(secs => $5::double precision) END,"
     "   step = coalesce($6, o.step),"
     "   last_error = CASE WHEN $3 = 'completed' THEN NULL"
@@ -307,7 +334,16 @@ out:
 
 /* Workers whose advisory lock is free are gone; their orders, and orders whose lease expired,
  * go back to the queue with the attempt counted (or fail on their last one; in a cancelled batch
- * they end cancelled). */
+ * they end cancelled).
+ *
+ * The takeover settle time ($1, ms). An attempt that may have changed the cart (queue_cart_guard
+ * marked it: next_attempt_at is set while the order is in progress) and ended without an outcome
+ * may have left a cart addition in flight: sent by its browser, not yet applied by a slow portal.
+ * The next attempt must not read the cart before the portal applied it, or it adds the product a
+ * second time. Such an order is due no sooner than its attempt's last sign of life plus the settle
+ * time: the reap itself for a dead worker (it sent nothing after it died), the lease's expiry for
+ * one stopped or cut off (it checks its lease before every cart-changing action and stops trusting
+ * it before it expires). An attempt that never reached the cart is due at once. */
 static const char REAP_SQL[] =
     "WITH gone AS ("
     "  SELECT w.id FROM workers w"
@@ -323,7 +359,11 @@ static const char REAP_SQL[] =
     "  UPDATE orders o SET"
     "    status = CASE WHEN b.status = 'cancelled' THEN 'cancelled'"
     "                  WHEN o.attempts >= o.max_attempts THEN 'failed' ELSE 'retrying' END,"
-    "    next_attempt_at = CASE WHEN b.status <> 'cancelled' AND o.attempts < o.max_attempts THEN now() END,"
+    "    next_attempt_at = CASE WHEN b.status <> 'cancelled' AND o.attempts < o.max_attempts"
+    "                           THEN CASE WHEN o.next_attempt_at IS NULL THEN now()"
+    "                                     ELSE greatest(now(), least(now(), o.lease_expires_at)"
+    "                                                   + make_interval(secs => $1::double precision / 1000)) END"
+    "                      END,"
     "    finished_at = CASE WHEN b.status = 'cancelled' OR o.attempts >= o.max_attempts THEN now() END,"
     "    error_class = CASE WHEN b.status = 'cancelled' THEN 'cancelled' ELSE 'recoverable' END,"
     "    last_error = CASE WHEN o.lease_owner IN (SELECT id FROM gone)"
@@ -334,17 +374,25 @@ static const char REAP_SQL[] =
     "  FROM batches b"
     "  WHERE b.id = o.batch_id AND o.status = 'in_progress'"
     "    AND (o.lease_expires_at < now() OR o.lease_owner IN (SELECT id FROM gone))"
-    "  RETURNING o.id, o.batch_id, o.attempts, o.status, o.last_error"
+    "  RETURNING o.id, o.batch_id, o.attempts, o.status, o.last_error,"
+    "    ceil(extract(epoch FROM o.next_attempt_at - now()))::int AS settle_s"
     "), logged AS ("
     "  INSERT INTO order_logs (order_id, attempt, step, level, message)"
-    "  SELECT id, attempts, 'worker_lost', 'warn', last_error || ': ' || CASE status"
-    "    WHEN 'retrying' THEN 'queued again' WHEN 'failed' THEN 'no attempt left' ELSE status END FROM moved"
+    "  SELECT id, attempts, 'worker_lost', 'warn', last_error || ': ' || CASE"
+    "    WHEN status = 'retrying' AND settle_s > 0"
+    "    THEN 'queued again in ' || settle_s || ' s (it may have changed the cart: the portal gets that long'"
+    "         || ' to apply what it sent before the cart is read again)'"
+    "    WHEN status = 'retrying' THEN 'queued again' WHEN status = 'failed' THEN 'no attempt left'"
+    "    ELSE status END FROM moved"
     ")"
     " SELECT DISTINCT batch_id, (SELECT count(*) FROM moved) FROM moved";
 
-int queue_reap(struct db *db)
+int queue_reap(struct db *db, int settle_ms)
 {
-    PGresult *r = db_query(db, "reap", REAP_SQL, 0, NULL);
+    char settle[16];
+    snprintf(settle, sizeof settle, "%d", settle_ms > 0 ? settle_ms : 0);
+    const char *p[] = {settle};
+    PGresult *r = db_query(db, "reap", REAP_SQL, 1, p);
     if (r == NULL)
         return QUEUE_EDB;
     int moved = PQntuples(r) > 0 ? atoi_safe(PQgetvalue(r, 0, 1)) : 0;

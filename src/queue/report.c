@@ -54,7 +54,9 @@ static cJSON *query_array(struct db *db, const char *what, const char *sql, int 
 static const char ORDER_COLS[] =
     "o.id, o.batch_id, o.seq, o.consultora_code, o.consultora_name, o.status, o.step, o.attempts, o.max_attempts,"
     " o.last_error, o.error_class, o.portal_reference, o.verify_result, o.verify_detail,"
-    " to_char(o.next_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS next_attempt_at,"
+    // In progress, next_attempt_at is the queue's own mark (queue_cart_guard), not a next attempt.
+    " CASE WHEN o.status <> 'in_progress'"
+    "   THEN to_char(o.next_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') END AS next_attempt_at,"
     " to_char(o.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS started_at,"
     " to_char(o.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS finished_at,"
     " o.lease_owner AS worker,"

@@ -62,7 +62,7 @@ static void beat(struct heartbeat *hb, struct db *db, long long *last_reap)
         log_debug("worker", "heartbeat: %s", db_errmsg(db));
     if (worker__now_ms() - *last_reap >= HB_REAP_EVERY_MS) {
         *last_reap = worker__now_ms();
-        int moved = queue_reap(db);
+        int moved = queue_reap(db, hb->cfg->takeover_settle_ms);
         if (moved > 0)
             log_info("worker", "gave back %d order%s of workers that are gone", moved, moved == 1 ? "" : "s");
     }

@@ -216,7 +216,7 @@ static void reap_db(struct pool *p)
             return;
         }
     }
-    int moved = queue_reap(p->db);
+    int moved = queue_reap(p->db, p->o->cfg->takeover_settle_ms);
     if (moved > 0)
         log_info("pool", "gave back %d order%s of a worker that died", moved, moved == 1 ? "" : "s");
     else if (moved < 0)

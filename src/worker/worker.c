@@ -28,6 +28,8 @@
 struct worker {
     const struct pool_opts *o;
     const struct config *cfg;
+    size_t cart_from; /* index of the flow's first step that adds products (nsteps = none): from
+                         there on, an action may change the portal's cart */
     char id[160];
     struct db *db;
     struct portal *portal;
@@ -40,7 +42,9 @@ struct worker {
 struct attempt {
     struct worker *w;
     struct queue_claim *c;
-    bool stale; /* a fenced write found the lease gone */
+    bool stale;  /* a fenced write found the lease gone */
+    size_t step; /* index of the step the walk is in (or about to start), from its events */
+    bool marked; /* the queue knows this attempt may have changed the cart (queue_cart_guard) */
 };
 
 static bool stop_requested(const struct worker *w)
@@ -56,11 +60,50 @@ static bool interrupt_cb(void *arg)
     return stop_requested(w) || (w->hb.have_claim && worker__hb_lease_doubtful(&w->hb));
 }
 
-/* Asked before every step and action: also a cancelled batch (its next step never starts). */
+static void db_check(struct worker *w);
+
+/* Before an action that may change the cart: the lease, confirmed by the database right now (one
+ * round trip; the first one also tells the queue that this attempt may have changed the cart). A
+ * worker that lost its lease while it could not see it (frozen, or its connection cut so that the
+ * reaper gave the order away) learns it here, before it sends another addition, not at its next
+ * heartbeat. A failed connection is re-opened once; a lease that cannot be confirmed is not used. */
+static bool cart_lease_held(struct attempt *a)
+{
+    struct worker *w = a->w;
+    int rc = queue_cart_guard(w->db, a->c, !a->marked);
+    if (rc == QUEUE_EDB) {
+        log_warn("worker", "order %lld: confirming the lease: %s", a->c->order_id, db_errmsg(w->db));
+        db_check(w);
+        if (!stop_requested(w))
+            rc = queue_cart_guard(w->db, a->c, !a->marked);
+    }
+    if (rc == 0) {
+        a->marked = true;
+        return true;
+    }
+    log_warn("worker", "order %lld: %s before a cart action: dropping the attempt", a->c->order_id,
+             rc == QUEUE_ESTALE ? "the lease moved on or expired" : "the lease could not be confirmed");
+    return false;
+}
+
+/* Asked before every step and action: also a cancelled batch (its next step never starts); and,
+ * from the first step that adds products on, the lease as the database sees it. */
 static bool attempt_should_stop(void *arg)
 {
     struct attempt *a = arg;
-    return a->stale || interrupt_cb(a->w) || atomic_load(&a->w->hb.cancelled);
+    if (a->stale || interrupt_cb(a->w) || atomic_load(&a->w->hb.cancelled))
+        return true;
+    if (a->step >= a->w->cart_from && !cart_lease_held(a))
+        a->stale = true;
+    return a->stale;
+}
+
+static size_t step_index(const struct flow *f, const char *name)
+{
+    for (size_t i = 0; name != NULL && i < f->nsteps; i++)
+        if (strcmp(f->steps[i].name, name) == 0)
+            return i;
+    return f->nsteps;
 }
 
 /* (Re)connects the worker's own connection: its liveness lock and LISTEN come with it. Loops until
@@ -157,6 +200,16 @@ static const char *level_of(const struct flow_event *ev)
 static void on_event(void *arg, const struct flow_event *ev)
 {
     struct attempt *a = arg;
+    // Where the walk is: a step that ended hands over to the next one; a lost session starts again
+    // from the first step; anything else happens inside its step.
+    const struct flow *f = a->w->o->flow;
+    size_t at = step_index(f, ev->step);
+    if (ev->kind == FLOW_EV_SESSION_LOST)
+        a->step = 0;
+    else if (ev->kind == FLOW_EV_STEP_OK || ev->kind == FLOW_EV_STEP_SKIPPED)
+        a->step = at < f->nsteps ? at + 1 : a->step;
+    else if (at < f->nsteps)
+        a->step = at;
     char msg[FLOW_MESSAGE_MAX + 256];
     switch (ev->kind) {
     case FLOW_EV_ACTION_OK:
@@ -291,6 +344,11 @@ static int run_claim(struct worker *w, struct queue_claim *c)
     r.nitems = items_known && ir != NULL ? c->nitems : 0;
     r.error = rc == 0 ? NULL : res.error;
     r.error_class = rc == 0 ? NULL : class_name_or_null(res.cls);
+    // An attempt that may have changed the cart (its lease was confirmed for a cart action) and
+    // did not finish may have left an addition in flight: its browser crashed or an action timed
+    // out while the portal was still working on it. The next attempt reads the cart only after the
+    // settle time, or it could add the product a second time when the portal applies it late.
+    long settle = a.marked && rc != 0 ? cfg->takeover_settle_ms : 0;
     switch (next) {
     case FLOW_NEXT_DONE: r.outcome = QUEUE_DONE; break;
     case FLOW_NEXT_RETRY:
@@ -298,7 +356,10 @@ static int run_claim(struct worker *w, struct queue_claim *c)
         r.delay_ms = delay;
         break;
     case FLOW_NEXT_FAIL: r.outcome = QUEUE_FAIL; break;
-    case FLOW_NEXT_ABORT: r.outcome = QUEUE_ABORT; break;
+    case FLOW_NEXT_ABORT:
+        r.outcome = QUEUE_ABORT;
+        r.delay_ms = settle;
+        break;
     case FLOW_NEXT_STOPPED:
         if (atomic_load(&w->hb.cancelled)) {
             r.outcome = QUEUE_CANCELLED;
@@ -306,9 +367,12 @@ static int run_claim(struct worker *w, struct queue_claim *c)
         } else {
             r.outcome = QUEUE_RELEASE; // a shutdown: back to the queue, the attempt not counted
             r.error = NULL;
+            r.delay_ms = settle;
         }
         break;
     }
+    if (r.outcome == QUEUE_RETRY && r.delay_ms < settle)
+        r.delay_ms = settle;
     // The attempt's own row: how it ended, with the evidence.
     char line[FLOW_MESSAGE_MAX + 128];
     if (rc == 0)
@@ -319,7 +383,10 @@ static int run_claim(struct worker *w, struct queue_claim *c)
     else
         snprintf(line, sizeof line, "attempt %d failed (%s) at %s: %s -> %s%s", c->attempt, flow_class_name(res.cls),
                  res.failed_step[0] ? res.failed_step : "-", res.error, flow_next_name(next),
-                 next == FLOW_NEXT_RETRY && delay > 0 ? " after backoff" : "");
+                 next == FLOW_NEXT_RETRY && settle > 0 && r.delay_ms == settle
+                     ? " after the takeover settle time (the cart may still change)"
+                 : next == FLOW_NEXT_RETRY && delay > 0 ? " after backoff"
+                                                        : "");
     char red[sizeof line];
     log_redact(line, red, sizeof red);
     db_ignore(queue_log(w->db, c, w->id, res.failed_step[0] ? res.failed_step : (res.step[0] ? res.step : "-"),
@@ -369,6 +436,10 @@ static int run_claim(struct worker *w, struct queue_claim *c)
 int worker__main(const struct pool_opts *o, int index, const char *pool_id)
 {
     struct worker w = {.o = o, .cfg = o->cfg, .session_slot = -1};
+    w.cart_from = o->flow->nsteps;
+    for (size_t i = 0; i < o->flow->nsteps && w.cart_from == o->flow->nsteps; i++)
+        if (o->flow->steps[i].for_each_item.n > 0)
+            w.cart_from = i;
     char host[HOST_NAME_MAX + 1] = "localhost";
     gethostname(host, sizeof host);
     snprintf(w.id, sizeof w.id, "%s:%d:w%d:%s", host, (int)getpid(), index, pool_id);

@@ -69,6 +69,7 @@ static void test_defaults_when_nothing_is_set(void **state)
     assert_int_equal(c.max_retries, 3);
     assert_int_equal(c.retry_delay_ms, 2000);
     assert_int_equal(c.timeout_ms, 60000);
+    assert_int_equal(c.takeover_settle_ms, 60000); /* GSPBOT_TIMEOUT_MS */
     assert_int_equal(c.slow_mo_ms, 0);
     assert_true(c.headless);
     assert_int_equal(c.max_orders_per_browser, 10);
@@ -104,6 +105,26 @@ static void test_environment_wins_over_env_file_which_wins_over_default(void **s
     assert_false(c.headless);
     config_cleanup(&c);
     unsetenv("GSPBOT_CONCURRENCY");
+}
+
+static void test_takeover_settle_time_follows_the_action_timeout_unless_set(void **state)
+{
+    (void)state;
+    setenv("GSPBOT_TIMEOUT_MS", "15000", 1);
+    struct config c;
+    assert_int_equal(config_load(&c, NULL), 0);
+    assert_int_equal(c.takeover_settle_ms, 15000);
+    config_cleanup(&c);
+    setenv("GSPBOT_TAKEOVER_SETTLE_MS", "0", 1);
+    assert_int_equal(config_load(&c, NULL), 0);
+    assert_int_equal(c.takeover_settle_ms, 0);
+    config_cleanup(&c);
+    setenv("GSPBOT_TAKEOVER_SETTLE_MS", "-1", 1);
+    assert_int_equal(config_load(&c, NULL), -1);
+    assert_non_null(strstr(c.err, "GSPBOT_TAKEOVER_SETTLE_MS"));
+    config_cleanup(&c);
+    unsetenv("GSPBOT_TAKEOVER_SETTLE_MS");
+    unsetenv("GSPBOT_TIMEOUT_MS");
 }
 
 static void test_missing_env_file_is_not_an_error(void **state)
@@ -247,6 +268,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_defaults_when_nothing_is_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_environment_wins_over_env_file_which_wins_over_default, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_takeover_settle_time_follows_the_action_timeout_unless_set, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_missing_env_file_is_not_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_each_bad_value_has_a_clear_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_file_errors_name_file_and_line, setup, teardown),

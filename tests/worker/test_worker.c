@@ -737,6 +737,53 @@ static void test_a_worker_stopped_past_its_lease_cannot_overwrite_the_newer_atte
     assert_nothing_left(pool, 10);
 }
 
+/* What a cut database connection does to a live worker (the reaper sees its lock free and gives its
+ * order away while its browser goes on), done by hand between two products, with a heartbeat too
+ * slow to notice in time (a 30 s lease: a renewal every 10 s). The worker confirms its lease with
+ * the database before every cart action, so it sends no further addition for an order it lost. */
+static void test_a_worker_whose_order_was_given_away_sends_no_further_addition(void **state)
+{
+    (void)state;
+    long long b = load_batch("guard", 2, 0); // the second order has three products
+    start_batch(b);
+    long long order = q("SELECT id FROM orders WHERE batch_id = %lld AND consultora_code = '4guard0002'", b);
+    assert_true(q("SELECT count(*) FROM order_items WHERE order_id = %lld", order) == 3);
+    assert_int_equal(q("UPDATE orders SET next_attempt_at = now() + interval '1 hour' WHERE batch_id = %lld"
+                       " AND id <> %lld RETURNING 1",
+                       b, order),
+                     1); // the three-product order goes first
+    const char *env[] = {"GSPBOT_LEASE_S=30", NULL};
+    pid_t pool = spawn_pool("guard", 1, g_slow_flow, env);
+    // The first product is in; the worker now pauses 1.5 s before the second one.
+    wait_count(1, 90, "first product added",
+               "SELECT count(*) FROM order_logs WHERE order_id = %lld AND message LIKE 'item %% added'", order);
+    assert_int_equal(q("UPDATE orders SET status = 'retrying', lease_owner = NULL, lease_expires_at = NULL,"
+                       " lease_token = lease_token + 1, next_attempt_at = now() + interval '1 hour'"
+                       " WHERE id = %lld AND status = 'in_progress' RETURNING 1",
+                       order),
+                     1);
+    char *second = qs("SELECT product_code FROM order_items WHERE order_id = %lld ORDER BY id OFFSET 1 LIMIT 1", order);
+    char *third = qs("SELECT product_code FROM order_items WHERE order_id = %lld ORDER BY id OFFSET 2 LIMIT 1", order);
+    assert_non_null(second);
+    assert_non_null(third);
+    // Well past the pause and an addition's time: nothing more went in.
+    sleep_ms(6000);
+    long got2 = simproc_cart_qty(&g_sim, "4guard0002", CYCLE, second);
+    long got3 = simproc_cart_qty(&g_sim, "4guard0002", CYCLE, third);
+    free(second);
+    free(third);
+    if (got2 != 0 || got3 != 0)
+        fail_msg("the worker added to the cart of an order it no longer held (%ld, %ld)", got2, got3);
+    // Given back for real, the orders complete exactly: the first product is not added twice.
+    assert_int_equal(q("UPDATE orders SET next_attempt_at = now() WHERE batch_id = %lld RETURNING 1", b) > 0, 1);
+    char *st = wait_batch(b, "completed|failed", 300);
+    assert_string_equal(st, "completed");
+    free(st);
+    assert_carts_exact(b);
+    stop_pool(pool);
+    assert_nothing_left(pool, 10);
+}
+
 static void test_postgres_down_for_5s_mid_batch_loses_nothing(void **state)
 {
     (void)state;
@@ -960,6 +1007,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sigkill_of_chromium_fails_the_attempt_at_once_and_the_order_completes,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_worker_stopped_past_its_lease_cannot_overwrite_the_newer_attempt, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_worker_whose_order_was_given_away_sends_no_further_addition, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_postgres_down_for_5s_mid_batch_loses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_breaker_opens_at_total_failure_and_one_probe_closes_it, setup, teardown),

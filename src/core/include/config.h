@@ -1,4 +1,4 @@
-/* config: gspbot's configuration (SPEC section 5). Each value comes from the environment, else
+/* config: gspbot's configuration (README "Command reference"). Each value comes from the environment, else
  * from a `.env` file in the working directory, else its default. A malformed value is an error that
  * names the variable, where it came from and why (exit code 3 at the CLI).
  *
@@ -38,6 +38,11 @@ struct config {
     int breaker_failures;       /* GSPBOT_BREAKER_FAILURES (10): recoverable failures in a row that open it */
     int breaker_cooldown_s;     /* GSPBOT_BREAKER_COOLDOWN_S (60): open this long before one probe */
     int lease_s;                /* GSPBOT_LEASE_S (30): a claim's lease, renewed every third of it */
+    int takeover_settle_ms;     /* GSPBOT_TAKEOVER_SETTLE_MS (GSPBOT_TIMEOUT_MS): an attempt that may have
+                                   changed the cart and ended without an outcome (its worker died, its
+                                   lease ran out, its browser crashed) is followed by the next one no
+                                   sooner than this after its last sign of life, so that the portal has
+                                   applied anything it sent before the cart is read again; 0 = at once */
     char *webhook_url;          /* GSPBOT_WEBHOOK_URL: JSON POSTs on batch end and breaker open; NULL = none */
     enum log_format log_format; /* GSPBOT_LOG_FORMAT (text|json) */
     char err[512];              /* the last error's message */

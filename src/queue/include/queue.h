@@ -1,4 +1,4 @@
-/* queue: the PostgreSQL queue of SPEC section 7 — claims, leases, fencing, retries, the shared
+/* queue: the PostgreSQL queue of README "Workers" — claims, leases, fencing, retries, the shared
  * circuit breaker and batch state. Every rule about orders and batches lives here, once: the
  * workers, the CLI and the API call these functions and never write those tables themselves.
  *
@@ -82,6 +82,14 @@ QUEUE_WUR int queue_next_due_s(struct db *db, long long batch_id, double *second
  * Returns 0, QUEUE_ESTALE (the lease is gone), or QUEUE_EDB. */
 QUEUE_WUR int queue_renew(struct db *db, const struct queue_claim *c, int lease_s, bool *cancelled);
 
+/* Right before an action that may change the portal's cart (and so the order's state there):
+ * confirms in one round trip that the claim still holds the order with an unexpired lease. With
+ * `mark` (the attempt's first call) it also records that this attempt may have changed the cart
+ * from now on, so that if the attempt ends without an outcome (its worker dies, its lease runs
+ * out) the next one waits the takeover settle time (queue_reap) before it reads the cart. Returns
+ * 0, QUEUE_ESTALE (the lease is gone or expired: send nothing more), or QUEUE_EDB. */
+QUEUE_WUR int queue_cart_guard(struct db *db, const struct queue_claim *c, bool mark);
+
 /* Appends one audit row for the claim (fenced: QUEUE_ESTALE writes nothing). level is "info",
  * "warn" or "error"; duration_ms < 0 = none; screenshot may be NULL. */
 QUEUE_WUR int queue_log(struct db *db, const struct queue_claim *c, const char *worker, const char *step,
@@ -107,7 +115,7 @@ struct queue_item_result {
 
 struct queue_result {
     enum queue_outcome outcome;
-    long delay_ms;                /* QUEUE_RETRY */
+    long delay_ms;                /* QUEUE_RETRY; QUEUE_RELEASE and QUEUE_ABORT: not due before (0 = at once) */
     const char *step;             /* the last step that succeeded (orders.step); NULL = unchanged */
     const char *error;            /* last_error (NULL on success) */
     const char *error_class;      /* "fatal", "recoverable", "session", "abort", "cancelled" or NULL */
@@ -124,9 +132,13 @@ QUEUE_WUR int queue_finish(struct db *db, const struct queue_claim *c, const str
                            char batch_status[16]);
 
 /* Moves orders whose worker is gone (its advisory lock free) or whose lease expired back to
- * `retrying` (attempt counted; due at once) or to `failed` when it was their last attempt, marks
- * dead workers, and settles their batches. Returns how many orders it moved, or QUEUE_EDB. */
-QUEUE_WUR int queue_reap(struct db *db);
+ * `retrying` (attempt counted) or to `failed` when it was their last attempt, marks dead workers,
+ * and settles their batches. A moved order is due at once, unless its attempt may have changed the
+ * cart (queue_cart_guard): then no sooner than settle_ms (GSPBOT_TAKEOVER_SETTLE_MS) after the
+ * attempt's last sign of life (the reap for a dead worker, the lease's expiry otherwise), so that
+ * the portal has applied whatever that attempt's browser sent before the next attempt reads the
+ * cart. Returns how many orders it moved, or QUEUE_EDB. */
+QUEUE_WUR int queue_reap(struct db *db, int settle_ms);
 
 /* ----------------------------------------------------------------- workers */
 
