@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The README's test command (and what .ci/run calls). On a fresh Debian 12 machine: installs what
 # is missing, builds the normal (gcc) and the sanitizer (clang, ASan + UBSan) configurations,
-# starts a throwaway PostgreSQL cluster, runs every ctest of both builds and the fuzzers, and
-# exits non-zero on any failure. The cluster and its temp dir are removed on any exit.
+# starts a throwaway PostgreSQL cluster, runs every ctest of both builds (side by side), the
+# fuzzers and the Docker deployment check, and exits non-zero on any failure. The cluster and its
+# temp dir are removed on any exit.
 #
 #   scripts/test.sh              everything
-#   GSPBOT_TEST_QUICK=1 ...      normal build only, no fuzzing (for quick local iterations)
-#   GSPBOT_FUZZ_SECONDS=N        seconds per fuzz target (default 60)
+#   GSPBOT_TEST_QUICK=1 ...      normal build only, no fuzzing, no Docker (for quick local iterations)
+#   GSPBOT_TEST_DOCKER=0 ...     everything but the Docker check (scripts/docker-check.sh, needs root)
+#   GSPBOT_FUZZ_SECONDS=N        seconds per fuzz target (default 20; scripts/fuzz-long.sh for long runs)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -22,6 +24,8 @@ tmp=$(mktemp -d /tmp/gspbot-test-XXXXXX)
 chmod 755 "$tmp" # the postgres user must reach its cluster inside
 cleanup() {
   rc=$?
+  # Suites still running in the background (an interrupted run): stop them first.
+  for p in $(jobs -p); do pkill -TERM -P "$p" 2>/dev/null || true; kill -TERM "$p" 2>/dev/null || true; done
   bash "$root/scripts/pg.sh" stop "$tmp/pg" || true
   # Anything a failed test left behind: Chromium profiles and processes under our temp dir.
   pkill -KILL -f -- "--user-data-dir=$tmp" 2>/dev/null || true
@@ -61,37 +65,74 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # LeakSanitizer reports for system libraries' own one-time allocations are not ours.
 export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0"
 
+# The two builds' suites run side by side: most tests wait on a browser or the simulator, not the
+# CPU, and every test has its own databases, ports, profiles and temp files. Each suite's output is
+# printed whole once it ends.
 run_ctest() { # run_ctest BUILD_DIR LABEL
-  step "ctest: $2"
-  (cd "$1" && ctest --output-on-failure --timeout 600 -j1) || failed+=("ctest-$2")
+  (cd "$1" && ctest --output-on-failure --timeout 900 -j1) >"$tmp/ctest-$2.log" 2>&1
 }
-[ -d build ] && run_ctest build normal
+suites=()
+[ -d build ] && suites+=("build:normal")
 if [ -z "${GSPBOT_TEST_QUICK:-}" ] && [ -f build-asan/CMakeCache.txt ]; then
-  run_ctest build-asan asan+ubsan
+  suites+=("build-asan:asan+ubsan")
+fi
+step "ctest: ${suites[*]#*:} (side by side)"
+pids=()
+for s in "${suites[@]}"; do
+  run_ctest "${s%%:*}" "${s#*:}" &
+  pids+=("$!")
+done
+for i in "${!suites[@]}"; do
+  label=${suites[$i]#*:}
+  if wait "${pids[$i]}"; then rc=0; else rc=$?; fi
+  step "ctest: $label (exit $rc)"
+  cat "$tmp/ctest-$label.log"
+  [ "$rc" = 0 ] || failed+=("ctest-$label")
+done
+
+# The fuzzers (one core each, in the background) while the Docker check builds and runs its stacks.
+fuzz() {
+  if ! build build-fuzz clang -DGSPBOT_FUZZ=ON; then
+    echo "build-fuzz" >>"$tmp/fuzz-failed"
+    return
+  fi
+  for t in build-fuzz/tests/fuzz/fuzz_*; do
+    [ -x "$t" ] || continue
+    name=$(basename "$t")
+    corpus="$tmp/corpus-$name"
+    mkdir -p "$corpus"
+    seeds="tests/fuzz/corpus/${name#fuzz_}"
+    echo "-- $name"
+    # A crashing input is kept in build-fuzz/ (ignored by git) and named in the log.
+    if "$t" -max_total_time="${GSPBOT_FUZZ_SECONDS:-20}" -timeout=10 -rss_limit_mb=2048 \
+         -artifact_prefix="$root/build-fuzz/$name-" \
+         -print_final_stats=1 "$corpus" $( [ -d "$seeds" ] && echo "$seeds" ) >"$tmp/$name.log" 2>&1; then
+      grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' "$tmp/$name.log" | tr '\n' ' '; echo
+    else
+      grep -E -A24 'ERROR:|runtime error:|SUMMARY:' "$tmp/$name.log" | head -60 || tail -40 "$tmp/$name.log"
+      echo "$name" >>"$tmp/fuzz-failed"
+    fi
+  done
+}
+fuzz_pid=""
+if [ -z "${GSPBOT_TEST_QUICK:-}" ] && [ -f tests/fuzz/CMakeLists.txt ]; then
+  step "fuzz (clang libFuzzer, ${GSPBOT_FUZZ_SECONDS:-20}s per target), in the background"
+  fuzz >"$tmp/fuzz.log" 2>&1 &
+  fuzz_pid=$!
 fi
 
-if [ -z "${GSPBOT_TEST_QUICK:-}" ] && [ -f tests/fuzz/CMakeLists.txt ]; then
-  step "fuzz (clang libFuzzer, ${GSPBOT_FUZZ_SECONDS:-60}s per target)"
-  if build build-fuzz clang -DGSPBOT_FUZZ=ON; then
-    for t in build-fuzz/tests/fuzz/fuzz_*; do
-      [ -x "$t" ] || continue
-      name=$(basename "$t")
-      corpus="$tmp/corpus-$name"
-      mkdir -p "$corpus"
-      seeds="tests/fuzz/corpus/${name#fuzz_}"
-      echo "-- $name"
-      # A crashing input is kept in build-fuzz/ (ignored by git) and named in the log.
-      if "$t" -max_total_time="${GSPBOT_FUZZ_SECONDS:-60}" -timeout=10 -rss_limit_mb=2048 \
-           -artifact_prefix="$root/build-fuzz/$name-" \
-           -print_final_stats=1 "$corpus" $( [ -d "$seeds" ] && echo "$seeds" ) >"$tmp/$name.log" 2>&1; then
-        grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' "$tmp/$name.log" | tr '\n' ' '; echo
-      else
-        grep -E -A24 'ERROR:|runtime error:|SUMMARY:' "$tmp/$name.log" | head -60 || tail -40 "$tmp/$name.log"
-        failed+=("$name")
-      fi
-    done
-  else
-    failed+=("build-fuzz")
+# The Docker deployment, built and run for real (a private dockerd; needs root). GSPBOT_TEST_DOCKER=0 skips it.
+if [ -z "${GSPBOT_TEST_QUICK:-}" ] && [ "${GSPBOT_TEST_DOCKER:-1}" != 0 ]; then
+  step "docker"
+  bash scripts/docker-check.sh || failed+=("docker-check")
+fi
+
+if [ -n "$fuzz_pid" ]; then
+  wait "$fuzz_pid" || true
+  step "fuzz results"
+  cat "$tmp/fuzz.log"
+  if [ -s "$tmp/fuzz-failed" ]; then
+    while read -r f; do failed+=("$f"); done <"$tmp/fuzz-failed"
   fi
 fi
 
