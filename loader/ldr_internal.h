@@ -158,9 +158,9 @@ const char *ldr__other_sheets_hint(const struct ldr_load *ld, char *out, size_t 
 /* Maps a header row to columns; reports missing / repeated columns as errors (fatal) and unknown
  * ones as warnings. Returns 0, LDR_EINVALID (fatal header error) or LDR_ENOMEM. */
 LDR__CHECK int ldr__header_map(struct ldr_load *ld, const struct ldr__row *hdr);
-/* Checks one data row against the rules of README "Preparing the spreadsheet" (errors listed) and hands valid rows to grouping.
- * `line` of the row; for JSON, fields are [code, name, product, quantity] and cols are fixed.
- * Returns 0 or LDR_ENOMEM. */
+/* Checks one data row against the rules of README "Preparing the spreadsheet" (errors listed) and hands valid rows to
+ * grouping. `line` of the row; for JSON, fields are [code, name, product, quantity] and cols are fixed. Returns 0 or
+ * LDR_ENOMEM. */
 LDR__CHECK int ldr__row_accept(struct ldr_load *ld, const struct ldr__row *row);
 /* True when the len bytes at s are a valid code: 1-20 characters of [0-9A-Za-z-] (see ldr_code_valid). */
 bool ldr__code_valid(const char *s, size_t len);
@@ -179,8 +179,8 @@ static inline const char *ldr__str(const struct ldr_load *ld, size_t off)
     return ld->strs.data + off;
 }
 
-/* JSON (json.c): reads the JSON shape of README "Preparing the spreadsheet" and hands each product as a row; structure errors are
- * listed on ld. Returns 0, LDR_EINVALID (not JSON / wrong shape: fatal), LDR_ENOMEM. */
+/* JSON (json.c): reads the JSON shape of README "Preparing the spreadsheet" and hands each product as a row; structure
+ * errors are listed on ld. Returns 0, LDR_EINVALID (not JSON / wrong shape: fatal), LDR_ENOMEM. */
 LDR__CHECK int ldr__json_read(struct ldr_load *ld, const char *data, size_t len);
 
 /* URL download (fetch.c): the body into *out (initialised here first thing, capped at

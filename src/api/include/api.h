@@ -1,7 +1,7 @@
-/* api: `gspbot serve` — the REST API of README "The REST API and the dashboard", the server-sent events stream, Prometheus
- * metrics, the OpenAPI description, webhooks, the evidence files and the embedded dashboard, on
- * the HTTP layer (src/http). Every rule about batches and orders is the queue's (src/queue): the
- * API and the CLI call the same functions.
+/* api: `gspbot serve` — the REST API of README "The REST API and the dashboard", the server-sent events stream,
+ * Prometheus metrics, the OpenAPI description, webhooks, the evidence files and the embedded dashboard, on the HTTP
+ * layer (src/http). Every rule about batches and orders is the queue's (src/queue): the API and the CLI call the same
+ * functions.
  *
  * Threads: the HTTP layer's service thread parses requests and answers; database work runs on a
  * small pool of threads, each with its own connection, and comes back to the service thread to be

@@ -1,7 +1,6 @@
-/* flow: flow files (README "Adapting the flow to your portal") — the portal walk described as JSON that staff edit without
- * recompiling. This header holds the parsed model, the checker behind `gspbot flow check`, and the
- * context-safe substitution of `${...}` variables. The engine that runs a flow in the browser is
- * flow_run.h.
+/* flow: flow files (README "Adapting the flow to your portal") — the portal walk described as JSON that staff edit
+ * without recompiling. This header holds the parsed model, the checker behind `gspbot flow check`, and the context-safe
+ * substitution of `${...}` variables. The engine that runs a flow in the browser is flow_run.h.
  *
  * Lifecycle: flow_load() parses and checks a file into a struct flow (flow_free) and lists every
  * problem it found in a struct flow_diags (flow_diags_cleanup). The model is immutable after load;

@@ -1,5 +1,5 @@
-/* flow_order: the attempt and retry policy of an order (README "Adapting the flow to your portal" and "Workers"), and the loop that
- * applies it without the database. One policy for everyone: `gspbot order` and `preflight` run
+/* flow_order: the attempt and retry policy of an order (README "Adapting the flow to your portal" and "Workers"), and
+ * the loop that applies it without the database. One policy for everyone: `gspbot order` and `preflight` run
  * flow_order_run(); a worker runs one attempt per claim and asks flow_retry_decide() what the queue
  * should do next, so the rules (fatal never retried, session at once, recoverable with backoff,
  * abort stops everything) live only here. */

@@ -38,8 +38,8 @@
 #include "portal.h"
 #include "simproc.h"
 
-#define CYCLE "202605"
-#define ITEMS 3
+#define CYCLE     "202605"
+#define ITEMS     3
 #define MAX_STATS 64
 
 static int64_t now_us(void)
@@ -135,12 +135,9 @@ static void on_event(void *arg, const struct flow_event *ev)
         fprintf(stderr, "bench_flow: %s %s failed: %s\n", ev->step, ev->action ? ev->action : "",
                 ev->error ? ev->error : "");
         break;
-    case FLOW_EV_SESSION_LOST:
-        s->session_lost++;
-        break;
+    case FLOW_EV_SESSION_LOST: s->session_lost++; break;
     case FLOW_EV_ITEM:
-    case FLOW_EV_INTERRUPT:
-        break;
+    case FLOW_EV_INTERRUPT: break;
     }
 }
 
@@ -171,11 +168,19 @@ static int cmd_run(const char *url, const char *flow_path, int n)
         return 2;
     }
     // Strings are borrowed from argv/env/stack; this config is never config_cleanup()'d.
-    struct config cfg = {.base_url = (char *)url, .user_code = "demo", .password = (char *)pw, .cycle = CYCLE,
-                         .flow_path = (char *)flow_path, .screenshot_dir = tmp, .timeout_ms = 30000,
-                         .max_retries = 3, .retry_delay_ms = 200, .headless = true,
+    struct config cfg = {.base_url = (char *)url,
+                         .user_code = "demo",
+                         .password = (char *)pw,
+                         .cycle = CYCLE,
+                         .flow_path = (char *)flow_path,
+                         .screenshot_dir = tmp,
+                         .timeout_ms = 30000,
+                         .max_retries = 3,
+                         .retry_delay_ms = 200,
+                         .headless = true,
                          .max_orders_per_browser = 1000, // one browser for the whole run
-                         .max_browser_rss_mb = 100000, .max_quantity = 999};
+                         .max_browser_rss_mb = 100000,
+                         .max_quantity = 999};
     struct portal *portal = portal_new(&cfg, flow);
     struct stats st = {0};
     double *ms = calloc((size_t)n, sizeof *ms);
@@ -361,9 +366,9 @@ static int cmd_verify(const char *url, int n, long want_logins)
     }
     enum { LOGINS, OVERLAY_CLICKS, ADDS, PAGES, API, CONSENTS, CONFIRMS, DISMISSED, BLOCKED, SURVEYS, NSTATS };
     long v[NSTATS];
-    static const char *const names[NSTATS] = {"logins", "overlay_clicks", "adds", "pages", "api", "consents",
-                                              "confirms", "confirms_dismissed", "blocked_clicks",
-                                              "interrupts_shown"};
+    static const char *const names[NSTATS] = {
+        "logins",   "overlay_clicks",     "adds",           "pages",           "api", "consents",
+        "confirms", "confirms_dismissed", "blocked_clicks", "interrupts_shown"};
     for (int i = 0; i < NSTATS; i++) {
         const cJSON *x = cJSON_GetObjectItemCaseSensitive(stats, names[i]);
         v[i] = cJSON_IsNumber(x) ? (long)x->valuedouble : -1;
