@@ -86,6 +86,16 @@ static bool paging(struct http_request *req, struct api_args *a)
     return true;
 }
 
+/* A list's request: its paging read (400 answered and a freed when it is bad), then the job. */
+static void submit_paged(void *user, struct http_request *req, api_job_fn fn, struct api_args *a)
+{
+    if (!paging(req, a)) {
+        api__args_free(a);
+        return;
+    }
+    api__submit(user, req, fn, a);
+}
+
 static bool valid_status(const char *s)
 {
     for (int i = 0; i < ORDER_STATUS_COUNT; i++)
@@ -248,11 +258,7 @@ static void h_batches(struct http_request *req, void *user)
         http_request_respond_error(req, 500, "out of memory");
         return;
     }
-    if (!paging(req, a)) {
-        api__args_free(a);
-        return;
-    }
-    api__submit(user, req, job_batches, a);
+    submit_paged(user, req, job_batches, a);
 }
 
 /* The load of an upload or a JSON body: the loader's summary, 201 with batch_id, or 400 with its
@@ -461,11 +467,7 @@ static void h_batch_orders(struct http_request *req, void *user)
     }
     if (st != NULL)
         snprintf(a->status, sizeof a->status, "%s", st);
-    if (!paging(req, a)) {
-        api__args_free(a);
-        return;
-    }
-    api__submit(user, req, job_batch_orders, a);
+    submit_paged(user, req, job_batch_orders, a);
 }
 
 static void job_batch_failures(struct api *a, struct db *db, struct api_args *args, struct api_reply *r)
@@ -488,11 +490,7 @@ static void h_batch_failures(struct http_request *req, void *user)
     struct api_args *a = args_with_id(req);
     if (a == NULL)
         return;
-    if (!paging(req, a)) {
-        api__args_free(a);
-        return;
-    }
-    api__submit(user, req, job_batch_failures, a);
+    submit_paged(user, req, job_batch_failures, a);
 }
 
 enum batch_action { ACT_START, ACT_PAUSE, ACT_CANCEL, ACT_RETRY };
@@ -692,11 +690,7 @@ static void h_order_logs(struct http_request *req, void *user)
     struct api_args *a = args_with_id(req);
     if (a == NULL)
         return;
-    if (!paging(req, a)) {
-        api__args_free(a);
-        return;
-    }
-    api__submit(user, req, job_order_logs, a);
+    submit_paged(user, req, job_order_logs, a);
 }
 
 static void job_order_retry(struct api *a, struct db *db, struct api_args *args, struct api_reply *r)
@@ -746,11 +740,7 @@ static void h_workers(struct http_request *req, void *user)
         return;
     }
     a->flag = truthy(http_request_query(req, "all"));
-    if (!paging(req, a)) {
-        api__args_free(a);
-        return;
-    }
-    api__submit(user, req, job_workers, a);
+    submit_paged(user, req, job_workers, a);
 }
 
 static void breaker_reply(struct api *a, struct db *db, struct api_reply *r)
