@@ -26,7 +26,7 @@ cleanup() {
   rc=$?
   # Suites still running in the background (an interrupted run): stop them first.
   for p in $(jobs -p); do pkill -TERM -P "$p" 2>/dev/null || true; kill -TERM "$p" 2>/dev/null || true; done
-  bash "$root/scripts/pg.sh" stop "$tmp/pg" || true
+  for d in "$tmp"/pg*; do [ -d "$d" ] && bash "$root/scripts/pg.sh" stop "$d"; done || true
   # Anything a failed test left behind: Chromium profiles and processes under our temp dir.
   pkill -KILL -f -- "--user-data-dir=$tmp" 2>/dev/null || true
   rm -rf "$tmp"
@@ -56,9 +56,16 @@ if [ -z "${GSPBOT_TEST_QUICK:-}" ]; then
 fi
 
 step "PostgreSQL"
+# One cluster per suite: the two suites run side by side, and some tests stop and restart their
+# cluster on purpose (the worker suite's PostgreSQL outage, the chaos suite's restart).
 export GSPBOT_TEST_PG
-GSPBOT_TEST_PG=$(bash scripts/pg.sh start "$tmp/pg")
-echo "throwaway cluster: $GSPBOT_TEST_PG"
+pg_normal=$(bash scripts/pg.sh start "$tmp/pg-normal")
+pg_asan=""
+if [ -z "${GSPBOT_TEST_QUICK:-}" ] && [ -f build-asan/CMakeCache.txt ]; then
+  pg_asan=$(bash scripts/pg.sh start "$tmp/pg-asan")
+fi
+GSPBOT_TEST_PG=$pg_normal
+echo "throwaway clusters: $pg_normal${pg_asan:+; $pg_asan}"
 export GSPBOT_TEST_TMP="$tmp"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:detect_odr_violation=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
@@ -68,8 +75,8 @@ export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0"
 # The two builds' suites run side by side: most tests wait on a browser or the simulator, not the
 # CPU, and every test has its own databases, ports, profiles and temp files. Each suite's output is
 # printed whole once it ends.
-run_ctest() { # run_ctest BUILD_DIR LABEL
-  (cd "$1" && ctest --output-on-failure --timeout 900 -j1) >"$tmp/ctest-$2.log" 2>&1
+run_ctest() { # run_ctest BUILD_DIR LABEL CLUSTER
+  (cd "$1" && GSPBOT_TEST_PG=$3 ctest --output-on-failure --timeout 900 -j1) >"$tmp/ctest-$2.log" 2>&1
 }
 suites=()
 [ -d build ] && suites+=("build:normal")
@@ -79,7 +86,8 @@ fi
 step "ctest: ${suites[*]#*:} (side by side)"
 pids=()
 for s in "${suites[@]}"; do
-  run_ctest "${s%%:*}" "${s#*:}" &
+  if [ "${s#*:}" = normal ]; then cluster=$pg_normal; else cluster=$pg_asan; fi
+  run_ctest "${s%%:*}" "${s#*:}" "$cluster" &
   pids+=("$!")
 done
 for i in "${!suites[@]}"; do
